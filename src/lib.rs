@@ -1,0 +1,6 @@
+//! bgdeploy: blue-green deploys of Docker containers behind a reverse proxy, checked so that
+//! no container's default route moves. `main.rs` only parses arguments and maps errors to
+//! exit codes; everything else lives here so integration tests can reach it.
+
+pub mod secret;
+pub mod spec;

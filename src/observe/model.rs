@@ -1,0 +1,182 @@
+//! What bgdeploy reads from the engine about one app/stage: the input of the planner,
+//! next to the validated spec. Plain data, so planning and rendering can be unit-tested
+//! from fixed states without an engine.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// The engine's negotiated API version. Route selection rules depend on it:
+/// from 1.48 (Engine 28) endpoints carry a `GwPriority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ApiVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ApiVersion {
+    pub const GW_PRIORITY: ApiVersion = ApiVersion { major: 1, minor: 48 };
+
+    pub fn has_gw_priority(self) -> bool {
+        self >= Self::GW_PRIORITY
+    }
+
+    /// Parses "1.41"; `None` for anything else.
+    pub fn parse(s: &str) -> Option<ApiVersion> {
+        let (major, minor) = s.trim().split_once('.')?;
+        Some(ApiVersion { major: major.parse().ok()?, minor: minor.parse().ok()? })
+    }
+}
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineInfo {
+    /// Where bgdeploy connected (the DOCKER_HOST value or the default socket).
+    pub host: String,
+    /// The engine's own version string, e.g. "20.10.24+dfsg1".
+    pub version: String,
+    pub api: ApiVersion,
+    /// True when the engine runs on this machine (unix socket), so `/proc/<pid>` is readable.
+    pub local: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub internal: bool,
+    /// Carries bgdeploy's labels (`bgdeploy.managed=true`).
+    pub managed: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A network looked up by exact name. The engine accepts duplicate names, after which
+/// every call that names the network fails as "ambiguous": that case is kept explicit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum NetworkLookup {
+    Missing { name: String },
+    Found(NetworkInfo),
+    Ambiguous { name: String, matches: Vec<NetworkInfo> },
+}
+
+impl NetworkLookup {
+    pub fn name(&self) -> &str {
+        match self {
+            NetworkLookup::Missing { name } | NetworkLookup::Ambiguous { name, .. } => name,
+            NetworkLookup::Found(n) => &n.name,
+        }
+    }
+
+    pub fn found(&self) -> Option<&NetworkInfo> {
+        match self {
+            NetworkLookup::Found(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// One network endpoint of a container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attachment {
+    pub network: String,
+    pub network_id: String,
+    pub internal: bool,
+    /// `EndpointSettings.GwPriority`; 0 when the engine does not report it (API < 1.48).
+    pub gw_priority: i64,
+    pub ip: Option<String>,
+    pub gateway: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Running and attached to `FRONT_<app>_<stage>`: receiving traffic.
+    Live,
+    /// Running on the back side only (healthy release waiting for `cutover`).
+    Standby,
+    /// Stopped, kept for `rollback`.
+    Retired,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Live => "live",
+            Role::Standby => "standby",
+            Role::Retired => "retired",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// The engine's state: "running", "exited", "created", ...
+    pub state: String,
+    /// Health as the engine reports it, when the image has a HEALTHCHECK.
+    pub health: Option<String>,
+    /// Creation time, seconds since the epoch.
+    pub created: i64,
+    pub role: Role,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProxyInfo {
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ProxyLookup {
+    /// The proxy driver has no container (`command`, `none`).
+    NotNeeded,
+    Missing { name: String },
+    Found(ProxyInfo),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockInfo {
+    /// user@host, pid and CI job when known.
+    pub owner: String,
+    /// Seconds since the epoch.
+    pub since: i64,
+}
+
+/// Everything the planner needs to know about one app/stage on one engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub engine: EngineInfo,
+    pub back: NetworkLookup,
+    pub front: NetworkLookup,
+    /// The spec's extra networks, in spec order.
+    pub extras: Vec<NetworkLookup>,
+    /// The app/stage's containers (bgdeploy-labelled), newest first.
+    pub containers: Vec<ContainerInfo>,
+    pub proxy: ProxyLookup,
+    /// Whether the image to deploy is already present on the engine.
+    pub image_present: bool,
+    pub lock: Option<LockInfo>,
+}
+
+impl Observed {
+    pub fn live(&self) -> impl Iterator<Item = &ContainerInfo> {
+        self.containers.iter().filter(|c| c.role == Role::Live)
+    }
+
+    pub fn with_role(&self, role: Role) -> impl Iterator<Item = &ContainerInfo> {
+        self.containers.iter().filter(move |c| c.role == role)
+    }
+}

@@ -1,0 +1,179 @@
+//! The validated deploy model. Nothing here can be constructed from unchecked input except
+//! through `spec::load`/`spec::parse`: the planner and executor only ever see these types.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+/// A whole validated spec file: every app, with every stage already merged and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Where the spec came from, for messages.
+    pub path: String,
+    pub apps: IndexMap<String, AppStages>,
+}
+
+/// One app's stages, each a fully resolved deploy configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppStages {
+    pub stages: IndexMap<String, Deploy>,
+}
+
+/// Everything needed to deploy one app to one stage, with defaults applied and
+/// stage overrides merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deploy {
+    pub app: String,
+    pub stage: String,
+    pub image: String,
+    pub port: u16,
+    pub command: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    /// Names of environment variables read from bgdeploy's environment at deploy time.
+    /// Only the names live in the model; values are read by `secrets::resolve` and never printed.
+    pub secrets: Vec<String>,
+    /// Existing networks joined on the back side, in spec order.
+    pub networks: Vec<String>,
+    pub health: Health,
+    pub proxy: Proxy,
+    pub front_internal: bool,
+    pub drain: Duration,
+    pub stop_timeout: Duration,
+    pub keep: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub check: HealthCheck,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive successes required.
+    pub healthy: u32,
+    pub deadline: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealthCheck {
+    /// GET `path` on the container's back-network address and port; healthy when the status is in `expect`.
+    Http { path: String, expect: StatusRange },
+    /// A TCP connect to the container's back-network address on `port`.
+    Tcp { port: u16 },
+    /// Exec `argv` in the container; exit 0 is healthy.
+    Cmd { argv: Vec<String> },
+    /// The image's own HEALTHCHECK, as reported by the engine.
+    Docker,
+}
+
+impl HealthCheck {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            HealthCheck::Http { .. } => "http",
+            HealthCheck::Tcp { .. } => "tcp",
+            HealthCheck::Cmd { .. } => "cmd",
+            HealthCheck::Docker => "docker",
+        }
+    }
+}
+
+/// An inclusive range of HTTP status codes, e.g. `200-399`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl StatusRange {
+    pub fn contains(&self, status: u16) -> bool {
+        (self.low..=self.high).contains(&status)
+    }
+}
+
+impl std::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proxy {
+    pub driver: ProxyDriver,
+    /// `proxy.verify`: checked through the proxy after each switch.
+    pub verify: Option<Verify>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProxyDriver {
+    /// nginx-proxy (docker-gen): routes by VIRTUAL_HOST / VIRTUAL_PORT on the container.
+    NginxProxy {
+        container: String,
+        virtual_host: String,
+        reload: Option<Vec<String>>,
+    },
+    /// Plain nginx: bgdeploy renders the server block into `config_path` in `container`.
+    Nginx {
+        container: String,
+        virtual_host: String,
+        config_path: String,
+        reload: Option<Vec<String>>,
+    },
+    /// A command run on the host with BGDEPLOY_* variables.
+    Command { command: Vec<String> },
+    None,
+}
+
+impl ProxyDriver {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProxyDriver::NginxProxy { .. } => "nginx-proxy",
+            ProxyDriver::Nginx { .. } => "nginx",
+            ProxyDriver::Command { .. } => "command",
+            ProxyDriver::None => "none",
+        }
+    }
+
+    /// The proxy container that must share the front network, for drivers that have one.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            ProxyDriver::NginxProxy { container, .. } | ProxyDriver::Nginx { container, .. } => {
+                Some(container)
+            }
+            ProxyDriver::Command { .. } | ProxyDriver::None => None,
+        }
+    }
+
+    pub fn virtual_host(&self) -> Option<&str> {
+        match self {
+            ProxyDriver::NginxProxy { virtual_host, .. } | ProxyDriver::Nginx { virtual_host, .. } => {
+                Some(virtual_host)
+            }
+            ProxyDriver::Command { .. } | ProxyDriver::None => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verify {
+    pub url: String,
+    pub host: Option<String>,
+}
+
+/// Defaults applied when a key is absent. Kept in one place so that the README,
+/// `deploy.example.yaml` and the validator agree.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const EXPECT: super::StatusRange = super::StatusRange { low: 200, high: 399 };
+    pub const INTERVAL: Duration = Duration::from_millis(500);
+    pub const TIMEOUT: Duration = Duration::from_secs(2);
+    pub const HEALTHY: u32 = 1;
+    pub const DEADLINE: Duration = Duration::from_secs(60);
+    pub const FRONT_INTERNAL: bool = true;
+    pub const DRAIN: Duration = Duration::from_secs(5);
+    pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const KEEP: u32 = 2;
+}
