@@ -2,5 +2,12 @@
 //! no container's default route moves. `main.rs` only parses arguments and maps errors to
 //! exit codes; everything else lives here so integration tests can reach it.
 
+pub mod cli;
+pub mod names;
+pub mod observe;
+pub mod plan;
+pub mod render;
+pub mod route;
 pub mod secret;
 pub mod spec;
+pub mod time;

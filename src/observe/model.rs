@@ -8,14 +8,17 @@ use serde::Serialize;
 
 /// The engine's negotiated API version. Route selection rules depend on it:
 /// from 1.48 (Engine 28) endpoints carry a `GwPriority`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ApiVersion {
     pub major: u32,
     pub minor: u32,
 }
 
 impl ApiVersion {
-    pub const GW_PRIORITY: ApiVersion = ApiVersion { major: 1, minor: 48 };
+    pub const GW_PRIORITY: ApiVersion = ApiVersion {
+        major: 1,
+        minor: 48,
+    };
 
     pub fn has_gw_priority(self) -> bool {
         self >= Self::GW_PRIORITY
@@ -24,7 +27,17 @@ impl ApiVersion {
     /// Parses "1.41"; `None` for anything else.
     pub fn parse(s: &str) -> Option<ApiVersion> {
         let (major, minor) = s.trim().split_once('.')?;
-        Some(ApiVersion { major: major.parse().ok()?, minor: minor.parse().ok()? })
+        Some(ApiVersion {
+            major: major.parse().ok()?,
+            minor: minor.parse().ok()?,
+        })
+    }
+}
+
+/// Serialized as the engine writes it, `"1.41"`.
+impl Serialize for ApiVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -61,9 +74,14 @@ pub struct NetworkInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum NetworkLookup {
-    Missing { name: String },
+    Missing {
+        name: String,
+    },
     Found(NetworkInfo),
-    Ambiguous { name: String, matches: Vec<NetworkInfo> },
+    Ambiguous {
+        name: String,
+        matches: Vec<NetworkInfo>,
+    },
 }
 
 impl NetworkLookup {
@@ -143,7 +161,9 @@ pub struct ProxyInfo {
 pub enum ProxyLookup {
     /// The proxy driver has no container (`command`, `none`).
     NotNeeded,
-    Missing { name: String },
+    Missing {
+        name: String,
+    },
     Found(ProxyInfo),
 }
 

@@ -1,0 +1,271 @@
+//! A plan's steps as data: what `plan` prints and what the executor applies.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::route::RouteReason;
+
+/// One step: an action and its target. Serialized flat as
+/// `{"action": "...", "target": "...", <action fields>}` (the JSON contract of `plan`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub action: Action,
+    pub target: String,
+    /// The action in words, as the human output shows it.
+    pub description: String,
+}
+
+impl Step {
+    pub fn new(target: impl Into<String>, action: Action) -> Step {
+        Step {
+            description: action.to_string(),
+            action,
+            target: target.into(),
+        }
+    }
+}
+
+/// The predicted default route of a container after a network change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteChange {
+    pub container: String,
+    /// The network holding the default route before the step (`None`: no default route).
+    pub before: Option<String>,
+    /// The network that will hold it after the step.
+    pub after: Option<String>,
+    /// Why `after` holds it.
+    pub reason: Option<RouteReason>,
+}
+
+impl RouteChange {
+    /// A route that existed and would land elsewhere. Gaining a first route is not a move.
+    pub fn moves(&self) -> bool {
+        self.before.is_some() && self.before != self.after
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Take the app/stage's deploy lock (a created-never-started container).
+    AcquireLock {
+        lock: String,
+        wait_secs: f64,
+    },
+    /// Create a network, labelled as bgdeploy's.
+    CreateNetwork {
+        network: String,
+        internal: bool,
+    },
+    /// Use a network that already exists.
+    ReuseNetwork {
+        network: String,
+        id: String,
+        internal: bool,
+    },
+    /// Pull the image, which is not on the engine.
+    PullImage {
+        image: String,
+    },
+    /// Remove one of our containers (a standby being replaced, a retired one beyond `keep`).
+    RemoveContainer {
+        container: String,
+        reason: String,
+    },
+    /// Create the release container on the back network.
+    CreateContainer {
+        container: String,
+        image: String,
+        network: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gw_priority: Option<i64>,
+        /// Names of the env vars set (values are not shown; secrets are among them).
+        env: Vec<String>,
+        secrets: Vec<String>,
+    },
+    /// Attach a container to a network.
+    ConnectNetwork {
+        container: String,
+        network: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gw_priority: Option<i64>,
+        route: RouteChange,
+    },
+    StartContainer {
+        container: String,
+    },
+    /// Wait until the release passes its health check `healthy` times in a row.
+    WaitHealthy {
+        container: String,
+        check: String,
+        deadline_secs: f64,
+    },
+    /// Read the container's default route from the kernel and compare with `expect`.
+    CheckRoute {
+        container: String,
+        expect: Option<String>,
+    },
+    /// Tell the proxy to route to (`add`) or away from (`remove`) a container.
+    ProxySwitch {
+        driver: String,
+        phase: ProxyPhase,
+        container: String,
+    },
+    /// Detach a container from a network.
+    DisconnectNetwork {
+        container: String,
+        network: String,
+    },
+    /// Wait until the container has no established connections on its port, at most `max`.
+    Drain {
+        container: String,
+        port: u16,
+        max_secs: f64,
+    },
+    StopContainer {
+        container: String,
+        timeout_secs: f64,
+    },
+    /// Record the deploy in the history kept on the engine.
+    RecordHistory {
+        app: String,
+        stage: String,
+    },
+    ReleaseLock {
+        lock: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyPhase {
+    Add,
+    Remove,
+}
+
+pub(crate) fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn dur(s: f64) -> String {
+    humantime::format_duration(Duration::from_millis((s * 1000.0).round() as u64)).to_string()
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::AcquireLock { lock, wait_secs } => {
+                write!(f, "take the deploy lock {lock}")?;
+                if *wait_secs > 0.0 {
+                    write!(f, " (waiting up to {})", dur(*wait_secs))?;
+                }
+                Ok(())
+            }
+            Action::CreateNetwork { network, internal } => {
+                let kind = if *internal {
+                    "internal bridge"
+                } else {
+                    "bridge"
+                };
+                write!(f, "create network {network} ({kind})")
+            }
+            Action::ReuseNetwork {
+                network, internal, ..
+            } => {
+                let kind = if *internal {
+                    "internal"
+                } else {
+                    "not internal"
+                };
+                write!(f, "use existing network {network} ({kind})")
+            }
+            Action::PullImage { image } => write!(f, "pull image {image} (not on the engine)"),
+            Action::RemoveContainer { container, reason } => {
+                write!(f, "remove container {container} ({reason})")
+            }
+            Action::CreateContainer {
+                container,
+                image,
+                network,
+                env,
+                secrets,
+                ..
+            } => {
+                write!(f, "create container {container} from {image} on {network}")?;
+                if !env.is_empty() {
+                    write!(f, "; env {}", env.join(", "))?;
+                }
+                if !secrets.is_empty() {
+                    write!(f, "; secrets {} (values hidden)", secrets.join(", "))?;
+                }
+                Ok(())
+            }
+            Action::ConnectNetwork {
+                container,
+                network,
+                route,
+                ..
+            } => {
+                write!(f, "connect {container} to {network}; ")?;
+                match (&route.before, &route.after) {
+                    (_, None) => write!(f, "no default route"),
+                    (Some(b), Some(a)) if b == a => write!(f, "default route stays on {a}"),
+                    (Some(b), Some(a)) => write!(f, "DEFAULT ROUTE MOVES from {b} to {a}"),
+                    (None, Some(a)) => write!(f, "default route on {a}"),
+                }
+            }
+            Action::StartContainer { container } => write!(f, "start {container}"),
+            Action::WaitHealthy {
+                container,
+                check,
+                deadline_secs,
+            } => {
+                write!(
+                    f,
+                    "wait until {container} is healthy ({check}, deadline {})",
+                    dur(*deadline_secs)
+                )
+            }
+            Action::CheckRoute { container, expect } => match expect {
+                Some(net) => write!(f, "check that {container}'s default route is on {net}"),
+                None => write!(f, "check that {container} has no default route"),
+            },
+            Action::ProxySwitch {
+                driver,
+                phase,
+                container,
+            } => match phase {
+                ProxyPhase::Add => write!(f, "route traffic to {container} ({driver})"),
+                ProxyPhase::Remove => write!(f, "stop routing traffic to {container} ({driver})"),
+            },
+            Action::DisconnectNetwork { container, network } => {
+                write!(f, "disconnect {container} from {network}")
+            }
+            Action::Drain {
+                container,
+                port,
+                max_secs,
+            } => write!(
+                f,
+                "drain {container}: wait for its connections on port {port} to close (at most {})",
+                dur(*max_secs)
+            ),
+            Action::StopContainer {
+                container,
+                timeout_secs,
+            } => {
+                write!(
+                    f,
+                    "stop {container} (timeout {}) and keep it as retired",
+                    dur(*timeout_secs)
+                )
+            }
+            Action::RecordHistory { app, stage } => {
+                write!(f, "record the deploy in {app}/{stage}'s history")
+            }
+            Action::ReleaseLock { lock } => write!(f, "release the deploy lock {lock}"),
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Plans from fixed observed states, snapshotted in both output forms.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::*;
+use crate::observe::*;
+use crate::render;
+use crate::spec::{Deploy, Health, HealthCheck, Proxy, ProxyDriver, StatusRange};
+
+fn deploy() -> Deploy {
+    Deploy {
+        app: "shop".into(),
+        stage: "stage".into(),
+        image: "shop:1.4.2".into(),
+        port: 8080,
+        command: None,
+        env: BTreeMap::from([("RAILS_ENV".to_string(), "production".to_string())]),
+        secrets: vec!["DATABASE_URL".into()],
+        networks: vec![],
+        health: Health {
+            check: HealthCheck::Http {
+                path: "/up".into(),
+                expect: StatusRange {
+                    low: 200,
+                    high: 399,
+                },
+            },
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_secs(2),
+            healthy: 1,
+            deadline: Duration::from_secs(60),
+        },
+        proxy: Proxy {
+            driver: ProxyDriver::Nginx {
+                container: "proxy".into(),
+                virtual_host: "shop.example.com".into(),
+                config_path: "/etc/nginx/conf.d/bgdeploy_shop_stage.conf".into(),
+                reload: None,
+            },
+            verify: None,
+        },
+        front_internal: true,
+        drain: Duration::from_secs(5),
+        stop_timeout: Duration::from_secs(10),
+        keep: 2,
+    }
+}
+
+fn net(name: &str, internal: bool, managed: bool) -> NetworkInfo {
+    NetworkInfo {
+        id: format!("{:0<64}", name.len()),
+        name: name.into(),
+        driver: "bridge".into(),
+        internal,
+        managed,
+        labels: BTreeMap::new(),
+    }
+}
+
+fn att(network: &str, internal: bool) -> Attachment {
+    Attachment {
+        network: network.into(),
+        network_id: format!("id-{network}"),
+        internal,
+        gw_priority: 0,
+        ip: None,
+        gateway: None,
+    }
+}
+
+fn container(name: &str, role: Role, created: i64, attachments: Vec<Attachment>) -> ContainerInfo {
+    ContainerInfo {
+        id: format!("id-{name}"),
+        name: name.into(),
+        image: "shop:1.4.1".into(),
+        state: if role == Role::Retired {
+            "exited"
+        } else {
+            "running"
+        }
+        .into(),
+        health: None,
+        created,
+        role,
+        attachments,
+    }
+}
+
+fn proxy_on(attachments: Vec<Attachment>) -> ProxyLookup {
+    ProxyLookup::Found(ProxyInfo {
+        id: "id-proxy".into(),
+        name: "proxy".into(),
+        running: true,
+        attachments,
+    })
+}
+
+/// A fresh engine: nothing of the app exists yet; the proxy sits on `bridge` only.
+fn empty(api_minor: u32) -> Observed {
+    Observed {
+        engine: EngineInfo {
+            host: "unix:///var/run/docker.sock".into(),
+            version: "20.10.24".into(),
+            api: ApiVersion {
+                major: 1,
+                minor: api_minor,
+            },
+            local: true,
+        },
+        back: NetworkLookup::Missing {
+            name: "BACK_shop_stage".into(),
+        },
+        front: NetworkLookup::Missing {
+            name: "FRONT_shop_stage".into(),
+        },
+        extras: vec![],
+        containers: vec![],
+        proxy: proxy_on(vec![att("bridge", false)]),
+        image_present: true,
+        lock: None,
+    }
+}
+
+fn opts() -> PlanOptions {
+    PlanOptions {
+        image: "shop:1.4.2".into(),
+        suffix: "20261126-031500-4f2a".into(),
+        no_cutover: false,
+        lock_wait: Duration::ZERO,
+    }
+}
+
+fn snap(name: &str, plan: &Plan) {
+    insta::assert_snapshot!(format!("{name}_human"), render::plan::human(plan));
+    insta::assert_snapshot!(format!("{name}_json"), render::plan::json(plan));
+}
+
+#[test]
+fn first_deploy_creates_networks_and_attaches_the_proxy() {
+    let plan = plan(&deploy(), &empty(41), &opts());
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    snap("first_deploy", &plan);
+}
+
+#[test]
+fn second_deploy_retires_the_live_container_and_honours_keep() {
+    let mut obs = empty(41);
+    obs.back = NetworkLookup::Found(net("BACK_shop_stage", false, true));
+    obs.front = NetworkLookup::Found(net("FRONT_shop_stage", true, true));
+    obs.proxy = proxy_on(vec![att("bridge", false), att("FRONT_shop_stage", true)]);
+    obs.containers = vec![
+        container(
+            "shop_stage_c",
+            Role::Live,
+            300,
+            vec![att("BACK_shop_stage", false), att("FRONT_shop_stage", true)],
+        ),
+        container(
+            "shop_stage_b",
+            Role::Retired,
+            200,
+            vec![att("BACK_shop_stage", false)],
+        ),
+        container(
+            "shop_stage_a",
+            Role::Retired,
+            100,
+            vec![att("BACK_shop_stage", false)],
+        ),
+    ];
+    let plan = plan(&deploy(), &obs, &opts());
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let removed: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::RemoveContainer { container, .. } => Some(container.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, ["shop_stage_a"]);
+    snap("second_deploy", &plan);
+}
+
+#[test]
+fn an_extra_network_sorting_before_back_is_a_route_warning() {
+    let mut d = deploy();
+    d.networks = vec!["AAA_redis".into(), "shared_cache".into()];
+    let mut obs = empty(41);
+    obs.extras = vec![
+        NetworkLookup::Found(net("AAA_redis", false, false)),
+        NetworkLookup::Found(net("shared_cache", false, false)),
+    ];
+    let plan = plan(&d, &obs, &opts());
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [WarningCode::RouteMoves]);
+    assert!(
+        plan.warnings[0].message.contains("AAA_redis"),
+        "{}",
+        plan.warnings[0].message
+    );
+    snap("extra_network_moves_route", &plan);
+}
+
+#[test]
+fn gw_priority_keeps_the_route_on_engine_28() {
+    let mut d = deploy();
+    d.networks = vec!["AAA_redis".into()];
+    let mut obs = empty(48);
+    obs.extras = vec![NetworkLookup::Found(net("AAA_redis", false, false))];
+    let plan = plan(&d, &obs, &opts());
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let priorities: Vec<Option<i64>> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::CreateContainer { gw_priority, .. }
+            | Action::ConnectNetwork { gw_priority, .. } => Some(*gw_priority),
+            _ => None,
+        })
+        .collect();
+    // The proxy's FRONT attach, the release's BACK (at create), the extra, then FRONT.
+    assert_eq!(
+        priorities,
+        [
+            Some(priority::FRONT),
+            Some(priority::BACK),
+            Some(priority::EXTRA),
+            Some(priority::FRONT)
+        ]
+    );
+}
+
+#[test]
+fn a_non_internal_front_next_to_a_proxy_on_bridge_is_predicted() {
+    let mut obs = empty(41);
+    obs.front = NetworkLookup::Found(net("FRONT_shop_stage", false, true));
+    let plan = plan(&deploy(), &obs, &opts());
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        [WarningCode::FrontNotInternal, WarningCode::RouteMoves]
+    );
+    assert!(
+        plan.warnings[1]
+            .message
+            .contains("from bridge to FRONT_shop_stage"),
+        "{}",
+        plan.warnings[1].message
+    );
+    snap("front_not_internal", &plan);
+}
+
+#[test]
+fn trouble_on_the_engine_is_reported_not_hidden() {
+    let mut obs = empty(41);
+    obs.back = NetworkLookup::Ambiguous {
+        name: "BACK_shop_stage".into(),
+        matches: vec![
+            NetworkInfo {
+                id: "a1".repeat(32),
+                ..net("BACK_shop_stage", false, true)
+            },
+            NetworkInfo {
+                id: "b2".repeat(32),
+                ..net("BACK_shop_stage", false, true)
+            },
+        ],
+    };
+    obs.proxy = ProxyLookup::Missing {
+        name: "proxy".into(),
+    };
+    obs.image_present = false;
+    obs.lock = Some(LockInfo {
+        owner: "ci@runner-7 pid 4242".into(),
+        since: 1_795_000_000,
+    });
+    obs.containers = vec![container(
+        "shop_stage_s",
+        Role::Standby,
+        50,
+        vec![att("BACK_shop_stage", false)],
+    )];
+    let mut o = opts();
+    o.no_cutover = true;
+    let plan = plan(&deploy(), &obs, &o);
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        [
+            WarningCode::Locked,
+            WarningCode::DuplicateNetwork,
+            WarningCode::ProxyMissing
+        ]
+    );
+    snap("trouble", &plan);
+}
+
+#[test]
+fn plan_has_no_secret_values() {
+    let plan = plan(&deploy(), &empty(41), &opts());
+    let text = render::plan::human(&plan) + &render::plan::json(&plan);
+    assert!(text.contains("DATABASE_URL"));
+    assert!(
+        !text.contains("production\""),
+        "env values must not be rendered: {text}"
+    );
+}

@@ -1,0 +1,8 @@
+//! Default routes: predicting which network will hold a container's default route
+//! (the engine's ordering rules) and reading the route the kernel actually has.
+
+pub mod predict;
+pub mod table;
+
+pub use predict::{Endpoint, Holder, RouteReason, default_route_holder};
+pub use table::{DefaultRoute, parse_ipv4_route_table, parse_ipv6_route_table};
