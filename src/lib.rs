@@ -3,8 +3,12 @@
 //! exit codes; everything else lives here so integration tests can reach it.
 
 pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
 pub mod names;
 pub mod observe;
+pub mod output;
 pub mod plan;
 pub mod render;
 pub mod route;

@@ -1,5 +1,8 @@
 //! Reading the live state of an app/stage from the engine.
 
+mod classify;
+mod gather;
 pub mod model;
 
+pub use gather::observe;
 pub use model::*;

@@ -1,0 +1,250 @@
+//! Errors from talking to the engine: one variant per operation, each naming the object, so
+//! that "no such network" and "engine gone" read differently and map to different exit codes.
+
+use bollard::errors::Error as Bollard;
+
+/// The daemon's message when its address pools are used up (about 30 bridge networks with the
+/// default `default-address-pools`).
+const POOL_EXHAUSTED: &str = "could not find an available, non-overlapping IPv4 address pool";
+/// The daemon's message when a network name matches several networks.
+const AMBIGUOUS: &str = "is ambiguous";
+
+const POOL_EXHAUSTED_HELP: &str = "the engine has no free address pool left for a new network: \
+every user-defined bridge network takes a subnet from the daemon's `default-address-pools` \
+(about 30 networks with the defaults, and bgdeploy needs two per app/stage). Remove networks \
+nobody uses (`docker network ls`, `docker network prune`), or give the daemon more or smaller \
+pools in /etc/docker/daemon.json, e.g. \
+\"default-address-pools\": [{\"base\": \"10.200.0.0/16\", \"size\": 24}], and restart it";
+
+const AMBIGUOUS_HELP: &str = "several networks carry this name (the engine accepts duplicate \
+names, and from then on refuses every call that names them). List them with \
+`docker network ls --no-trunc --filter name=<name>` and remove the extra one by ID with \
+`docker network rm <id>`";
+
+const PERMISSION_HELP: &str = "the engine's socket is not accessible to this user: run as a \
+member of the `docker` group (or root), or point DOCKER_HOST at an engine you may use";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "cannot reach the Docker engine at {host}: {reason}\n\
+         bgdeploy finds the engine like the docker CLI does, through DOCKER_HOST: \
+         DOCKER_HOST=unix:///path/docker.sock, DOCKER_HOST=tcp://host:2376 with \
+         DOCKER_TLS_VERIFY=1 (certificates in DOCKER_CERT_PATH, default ~/.docker), or \
+         DOCKER_HOST=ssh://user@host. Check that `docker info` works with the same settings."
+    )]
+    Unreachable { host: String, reason: String },
+
+    #[error("DOCKER_HOST={host} is not supported: {reason}")]
+    UnsupportedHost { host: String, reason: String },
+
+    #[error("the engine at {host} answered, but its version could not be read")]
+    Version { host: String, source: Bollard },
+
+    #[error("cannot list the engine's networks")]
+    ListNetworks { source: Bollard },
+
+    #[error("cannot look up network `{name}`")]
+    FindNetwork { name: String, source: Bollard },
+
+    #[error("cannot inspect network `{network}`")]
+    InspectNetwork { network: String, source: Bollard },
+
+    #[error("cannot list the containers of {app}/{stage}")]
+    ListContainers {
+        app: String,
+        stage: String,
+        source: Bollard,
+    },
+
+    #[error("cannot inspect container `{name}`")]
+    InspectContainer { name: String, source: Bollard },
+
+    #[error("cannot check whether image `{image}` is present on the engine")]
+    InspectImage { image: String, source: Bollard },
+}
+
+impl EngineError {
+    /// True when the engine could not be talked to at all: at connect time, or because the
+    /// connection failed during an operation (the engine went away). Nothing was changed by
+    /// the failing call itself; whether earlier calls changed something is the caller's to know.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            EngineError::Unreachable { .. }
+            | EngineError::UnsupportedHost { .. }
+            | EngineError::Version { .. } => true,
+            _ => self.bollard().is_some_and(is_transport),
+        }
+    }
+
+    /// What an operator can do about a known engine failure, to print after the error chain.
+    pub fn explain(&self) -> Option<&'static str> {
+        if let EngineError::Unreachable { reason, .. } = self {
+            return reason
+                .contains("ermission denied")
+                .then_some(PERMISSION_HELP);
+        }
+        let message = match self.bollard()? {
+            Bollard::DockerResponseServerError { message, .. } => message,
+            _ => return None,
+        };
+        if message.contains(POOL_EXHAUSTED) {
+            Some(POOL_EXHAUSTED_HELP)
+        } else if message.contains(AMBIGUOUS) {
+            Some(AMBIGUOUS_HELP)
+        } else {
+            None
+        }
+    }
+
+    fn bollard(&self) -> Option<&Bollard> {
+        match self {
+            EngineError::Unreachable { .. } | EngineError::UnsupportedHost { .. } => None,
+            EngineError::Version { source, .. }
+            | EngineError::ListNetworks { source }
+            | EngineError::FindNetwork { source, .. }
+            | EngineError::InspectNetwork { source, .. }
+            | EngineError::ListContainers { source, .. }
+            | EngineError::InspectContainer { source, .. }
+            | EngineError::InspectImage { source, .. } => Some(source),
+        }
+    }
+}
+
+/// The request never got an answer from the engine (as opposed to an answer that says no).
+fn is_transport(e: &Bollard) -> bool {
+    matches!(
+        e,
+        Bollard::HyperLegacyError { .. }
+            | Bollard::HyperResponseError { .. }
+            | Bollard::IOError { .. }
+            | Bollard::RequestTimeoutError
+            | Bollard::SocketNotFoundError(_)
+    )
+}
+
+/// The engine answered 404 for the object named in the request.
+pub(crate) fn is_not_found(e: &Bollard) -> bool {
+    matches!(
+        e,
+        Bollard::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// The `source()` chain in one line, without the wrappers' own words ("Error in the hyper
+/// legacy client", "client error (Connect)"), which say nothing without the OS error underneath.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    const WRAPPERS: [&str; 2] = ["Error in the hyper legacy client", "client error ("];
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    let useful: Vec<&str> = parts
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !WRAPPERS.iter().any(|w| p.starts_with(w)))
+        .collect();
+    if useful.is_empty() {
+        parts.join(": ")
+    } else {
+        useful.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status_code: u16, message: &str) -> Bollard {
+        Bollard::DockerResponseServerError {
+            status_code,
+            message: message.to_string(),
+        }
+    }
+
+    #[test]
+    fn explains_address_pool_exhaustion() {
+        let e = EngineError::InspectNetwork {
+            network: "FRONT_x".into(),
+            source: server(
+                500,
+                "could not find an available, non-overlapping IPv4 address pool among the \
+                 defaults to assign to the network",
+            ),
+        };
+        let help = e.explain().expect("an explanation");
+        assert!(help.contains("default-address-pools"), "{help}");
+        assert!(!e.is_unreachable());
+    }
+
+    #[test]
+    fn explains_ambiguous_names() {
+        let e = EngineError::InspectNetwork {
+            network: "FRONT_x".into(),
+            source: server(
+                400,
+                "network FRONT_x is ambiguous (2 matches found on name)",
+            ),
+        };
+        assert!(
+            e.explain()
+                .expect("an explanation")
+                .contains("docker network rm")
+        );
+        let other = EngineError::InspectImage {
+            image: "x".into(),
+            source: server(500, "boom"),
+        };
+        assert_eq!(other.explain(), None);
+    }
+
+    #[test]
+    fn transport_failures_count_as_unreachable() {
+        let e = EngineError::ListNetworks {
+            source: Bollard::RequestTimeoutError,
+        };
+        assert!(e.is_unreachable());
+        let e = EngineError::ListNetworks {
+            source: server(500, "boom"),
+        };
+        assert!(!e.is_unreachable());
+    }
+
+    #[test]
+    fn explains_a_socket_this_user_may_not_open() {
+        let e = EngineError::Unreachable {
+            host: "unix:///var/run/docker.sock".into(),
+            reason: "Permission denied (os error 13)".into(),
+        };
+        assert!(
+            e.explain()
+                .expect("an explanation")
+                .contains("docker` group")
+        );
+    }
+
+    #[test]
+    fn unreachable_names_the_address_and_the_way_out() {
+        let e = EngineError::Unreachable {
+            host: "unix:///nonexistent.sock".into(),
+            reason: "no such socket".into(),
+        };
+        let text = e.to_string();
+        for needle in [
+            "unix:///nonexistent.sock",
+            "DOCKER_HOST=",
+            "ssh://",
+            "docker info",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from: {text}");
+        }
+    }
+}

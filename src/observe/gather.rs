@@ -1,0 +1,97 @@
+//! `observe`: one read-only pass over the engine, independent calls in parallel.
+
+use std::collections::BTreeSet;
+
+use futures_util::future::try_join_all;
+
+use super::classify::{self, InternalFlags};
+use super::model::{NetworkInfo, Observed, ProxyLookup};
+use crate::engine::{ContainerDetails, Engine, EngineError, lookup_network};
+use crate::names;
+use crate::spec::Deploy;
+
+/// The live state of `deploy`'s app/stage, and whether `image` is present. Changes nothing.
+pub async fn observe(
+    engine: &Engine,
+    deploy: &Deploy,
+    image: &str,
+) -> Result<Observed, EngineError> {
+    let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
+    let proxy_name = deploy.proxy.driver.container();
+    let lock_name = names::lock_name(app, stage);
+    // One listing answers every by-name lookup and most Internal flags in a single call.
+    let (networks, mut containers, proxy, image_present, lock) = tokio::try_join!(
+        engine.list_networks(),
+        app_containers(engine, app, stage),
+        async {
+            match proxy_name {
+                Some(name) => engine.inspect_container(name).await,
+                None => Ok(None),
+            }
+        },
+        engine.image_exists(image),
+        engine.inspect_container(&lock_name),
+    )?;
+    let internal = internal_flags(engine, &networks, containers.iter().chain(proxy.iter())).await?;
+
+    classify::newest_first(&mut containers);
+    let front = names::front_network(app, stage);
+    Ok(Observed {
+        engine: engine.info().clone(),
+        back: lookup_network(&networks, &names::back_network(app, stage)),
+        front: lookup_network(&networks, &front),
+        extras: deploy
+            .networks
+            .iter()
+            .map(|n| lookup_network(&networks, n))
+            .collect(),
+        containers: containers
+            .iter()
+            .map(|c| classify::container(c, &internal, &front))
+            .collect(),
+        proxy: match (proxy_name, proxy) {
+            (None, _) => ProxyLookup::NotNeeded,
+            (Some(name), None) => ProxyLookup::Missing {
+                name: name.to_string(),
+            },
+            (Some(_), Some(p)) => ProxyLookup::Found(classify::proxy(&p, &internal)),
+        },
+        image_present,
+        lock: lock.map(|l| classify::lock(&l.labels)),
+    })
+}
+
+/// The app/stage's release containers, inspected; the lock is not a release.
+async fn app_containers(
+    engine: &Engine,
+    app: &str,
+    stage: &str,
+) -> Result<Vec<ContainerDetails>, EngineError> {
+    let listed = engine.list_app_containers(app, stage).await?;
+    let releases = listed
+        .iter()
+        .filter(|c| c.labels.get(names::LABEL_KIND).map(String::as_str) != Some(names::KIND_LOCK));
+    let inspected = try_join_all(releases.map(|c| engine.inspect_container(&c.id))).await?;
+    // A container removed between the listing and its inspection is simply gone.
+    Ok(inspected.into_iter().flatten().collect())
+}
+
+/// Internal flags of every network the containers are attached to. Networks created after
+/// the listing are inspected, each once.
+async fn internal_flags<'a>(
+    engine: &Engine,
+    listed: &[NetworkInfo],
+    containers: impl Iterator<Item = &'a ContainerDetails>,
+) -> Result<InternalFlags, EngineError> {
+    let mut flags: InternalFlags = listed.iter().map(|n| (n.id.clone(), n.internal)).collect();
+    let unknown: BTreeSet<&str> = containers
+        .flat_map(|c| c.endpoints.iter())
+        .map(|e| e.network_id.as_str())
+        .filter(|id| !id.is_empty() && !flags.contains_key(*id))
+        .collect();
+    let late = try_join_all(unknown.iter().map(|id| engine.inspect_network(id))).await?;
+    for (id, network) in unknown.into_iter().zip(late) {
+        flags.insert(id.to_string(), network.is_some_and(|n| n.info.internal));
+    }
+    Ok(flags)
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary: everything here runs against a real Docker engine
+//! (DOCKER_HOST, default the local socket). See harness.rs for how tests stay isolated.
+
+mod cleanup;
+mod engine_connect;
+mod engine_reads;
+mod harness;
+mod observe;
+mod route;
