@@ -1,1 +1,49 @@
-fn main() {}
+//! Thin: parse arguments, set up logging, run, print the error chain, exit with its code.
+
+use clap::Parser;
+
+use bgdeploy::cli::Cli;
+use bgdeploy::error::{chain, exit};
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "bgdeploy=debug,info",
+        (false, _) => "bgdeploy=trace,debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BGDEPLOY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}", chain(&e));
+            std::process::exit(exit::DEPLOY_FAILED);
+        }
+    };
+    let code = match runtime.block_on(bgdeploy::commands::run(cli)) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("{}", chain(&e));
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            e.code()
+        }
+    };
+    std::process::exit(code);
+}

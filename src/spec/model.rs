@@ -31,7 +31,7 @@ pub struct Deploy {
     pub command: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
     /// Names of environment variables read from bgdeploy's environment at deploy time.
-    /// Only the names live in the model; values are read by `secrets::resolve` and never printed.
+    /// Only the names live in the model; values are read by `secret::resolve` and never printed.
     pub secrets: Vec<String>,
     /// Existing networks joined on the back side, in spec order.
     pub networks: Vec<String>,
@@ -122,7 +122,9 @@ pub enum ProxyDriver {
         reload: Option<Vec<String>>,
     },
     /// A command run on the host with BGDEPLOY_* variables.
-    Command { command: Vec<String> },
+    Command {
+        command: Vec<String>,
+    },
     None,
 }
 
@@ -148,9 +150,8 @@ impl ProxyDriver {
 
     pub fn virtual_host(&self) -> Option<&str> {
         match self {
-            ProxyDriver::NginxProxy { virtual_host, .. } | ProxyDriver::Nginx { virtual_host, .. } => {
-                Some(virtual_host)
-            }
+            ProxyDriver::NginxProxy { virtual_host, .. }
+            | ProxyDriver::Nginx { virtual_host, .. } => Some(virtual_host),
             ProxyDriver::Command { .. } | ProxyDriver::None => None,
         }
     }
@@ -167,7 +168,10 @@ pub struct Verify {
 pub mod defaults {
     use std::time::Duration;
 
-    pub const EXPECT: super::StatusRange = super::StatusRange { low: 200, high: 399 };
+    pub const EXPECT: super::StatusRange = super::StatusRange {
+        low: 200,
+        high: 399,
+    };
     pub const INTERVAL: Duration = Duration::from_millis(500);
     pub const TIMEOUT: Duration = Duration::from_secs(2);
     pub const HEALTHY: u32 = 1;

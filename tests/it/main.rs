@@ -2,6 +2,7 @@
 //! (DOCKER_HOST, default the local socket). See harness.rs for how tests stay isolated.
 
 mod cleanup;
+mod cli;
 mod engine_connect;
 mod engine_reads;
 mod harness;
