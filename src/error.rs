@@ -19,6 +19,16 @@ pub enum Error {
     #[error(transparent)]
     Engine(#[from] EngineError),
 
+    #[error(transparent)]
+    Deploy(Box<crate::execute::DeployError>),
+
+    #[error(
+        "proxy driver `{driver}` is not available yet in bgdeploy {version}; use `driver: none` \
+         (and switch traffic yourself) until it lands. Nothing was changed",
+        version = env!("CARGO_PKG_VERSION")
+    )]
+    DriverNotAvailable { driver: &'static str },
+
     #[error("could not write the output")]
     Output(#[source] std::io::Error),
 }
@@ -37,7 +47,10 @@ pub mod exit {
 impl Error {
     pub fn code(&self) -> i32 {
         match self {
-            Error::Spec(_) | Error::NotAvailable { .. } => exit::USAGE,
+            Error::Spec(_) | Error::NotAvailable { .. } | Error::DriverNotAvailable { .. } => {
+                exit::USAGE
+            }
+            Error::Deploy(e) => e.code(),
             Error::Engine(_) => exit::ENGINE,
             Error::Output(_) => exit::DEPLOY_FAILED,
         }
@@ -63,4 +76,10 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     out
+}
+
+impl From<crate::execute::DeployError> for Error {
+    fn from(e: crate::execute::DeployError) -> Error {
+        Error::Deploy(Box::new(e))
+    }
 }

@@ -4,12 +4,18 @@
 
 pub mod cli;
 pub mod commands;
+pub mod drain;
 pub mod engine;
 pub mod error;
+pub mod execute;
+pub mod history;
+pub mod health;
+pub mod lock;
 pub mod names;
 pub mod observe;
 pub mod output;
 pub mod plan;
+pub mod progress;
 pub mod render;
 pub mod route;
 pub mod secret;

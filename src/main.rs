@@ -12,8 +12,15 @@ fn init_tracing(verbose: u8, quiet: bool) {
         (false, 1) => "bgdeploy=debug,info",
         (false, _) => "bgdeploy=trace,debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BGDEPLOY_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("BGDEPLOY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // bollard logs request and response bodies at debug level, and a container's create
+    // request carries its secrets: those targets never go below info, whatever was asked.
+    for quiet_target in ["bollard=info", "hyper=info", "hyper_util=info"] {
+        if let Ok(directive) = quiet_target.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -9,7 +9,11 @@ pub const LABEL_KIND: &str = "bgdeploy.kind";
 pub const LABEL_LOCK_OWNER: &str = "bgdeploy.lock.owner";
 pub const LABEL_LOCK_SINCE: &str = "bgdeploy.lock.since";
 
+/// The image a release was deployed from, as asked for (the tag, not the digest).
+pub const LABEL_IMAGE: &str = "bgdeploy.image";
+
 pub const KIND_APP: &str = "app";
+pub const KIND_NETWORK: &str = "network";
 pub const KIND_LOCK: &str = "lock";
 
 /// `BACK_<app>_<stage>`: where a release starts and is health-checked. `B` sorts before

@@ -35,6 +35,18 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `text` with every secret value replaced by `<redacted>`: for text bgdeploy does not
+/// write itself but shows (an app's log lines, an engine message quoting a request).
+pub fn redact(text: &str, secrets: &[(String, Secret)]) -> String {
+    let mut out = text.to_string();
+    for (_, secret) in secrets {
+        if !secret.expose().is_empty() {
+            out = out.replace(secret.expose(), "<redacted>");
+        }
+    }
+    out
+}
+
 /// Reads every named secret through `env` (normally `|name| std::env::var(name).ok()`),
 /// in the order given. Fails naming every secret that is unset, so that one run tells the
 /// operator everything to export. An empty value counts as unset: CI systems expand a
@@ -63,6 +75,19 @@ mod tests {
     use super::*;
 
     const VALUE: &str = "hunter2-s3cr3t";
+
+    #[test]
+    fn redact_hides_every_value_in_foreign_text() {
+        let secrets = vec![
+            ("DB".to_string(), Secret::new(VALUE.to_string())),
+            ("E".to_string(), Secret::new(String::new())),
+        ];
+        let text = format!("boot: DB={VALUE}\nagain {VALUE}");
+        assert_eq!(
+            redact(&text, &secrets),
+            "boot: DB=<redacted>\nagain <redacted>"
+        );
+    }
 
     fn env(name: &str) -> Option<String> {
         match name {

@@ -3,6 +3,7 @@
 
 mod completions;
 mod plan;
+mod up;
 mod validate;
 
 use crate::cli::{Cli, Command, LockAction, Target};
@@ -16,7 +17,22 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Validate => validate::run(&cli, &out),
         Command::Plan { target, image } => plan::run(&cli, &out, target, image.as_deref()).await,
         Command::Completions { shell } => completions::run(*shell, &out),
-        Command::Up { target, .. } => not_yet(&cli, target, "up"),
+        Command::Up {
+            target,
+            image,
+            no_cutover,
+            lock_wait,
+            pull,
+        } => {
+            let args = up::UpArgs {
+                target,
+                image: image.as_deref(),
+                no_cutover: *no_cutover,
+                lock_wait: *lock_wait,
+                pull: *pull,
+            };
+            up::run(&cli, args).await
+        }
         Command::Cutover { target, .. } => not_yet(&cli, target, "cutover"),
         Command::Rollback { target, .. } => not_yet(&cli, target, "rollback"),
         Command::History { target } => not_yet(&cli, target, "history"),

@@ -6,7 +6,7 @@ use super::{deploy, load};
 use crate::cli::{Cli, Target};
 use crate::error::Error;
 use crate::output::Output;
-use crate::plan::{PlanOptions, plan};
+use crate::plan::{PlanOptions, Pull, plan};
 use crate::{engine, observe, render, secret, time};
 
 pub async fn run(
@@ -27,6 +27,7 @@ pub async fn run(
         suffix: time::release_suffix(),
         no_cutover: false,
         lock_wait: Duration::ZERO,
+        pull: Pull::Missing,
     };
     let plan = plan(deploy, &observed, &opts);
     out.text_or_json(&render::plan::human(&plan), &render::plan::json(&plan))

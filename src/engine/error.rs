@@ -62,6 +62,98 @@ pub enum EngineError {
 
     #[error("cannot check whether image `{image}` is present on the engine")]
     InspectImage { image: String, source: Bollard },
+
+    #[error("cannot run `{command}` in container `{container}`")]
+    Exec {
+        container: String,
+        command: String,
+        source: Bollard,
+    },
+
+    #[error("cannot read the logs of container `{container}`")]
+    Logs { container: String, source: Bollard },
+
+    #[error("cannot follow the engine's events for container `{container}`")]
+    Events { container: String, source: Bollard },
+
+    #[error("cannot create network `{name}`")]
+    CreateNetwork { name: String, source: Bollard },
+
+    #[error("cannot remove network `{network}`")]
+    RemoveNetwork { network: String, source: Bollard },
+
+    #[error("cannot connect container `{container}` to network `{network}`")]
+    ConnectNetwork {
+        container: String,
+        network: String,
+        source: Bollard,
+    },
+
+    #[error("cannot disconnect container `{container}` from network `{network}`")]
+    DisconnectNetwork {
+        container: String,
+        network: String,
+        source: Bollard,
+    },
+
+    /// The engine's message has the container's env values replaced by `<redacted>`.
+    #[error("cannot create container `{name}` from image `{image}`")]
+    CreateContainer {
+        name: String,
+        image: String,
+        source: Bollard,
+    },
+
+    /// 409 Conflict on create: the name is the lock's test-and-set, so this is its own case.
+    #[error("the container name `{name}` is already in use")]
+    NameInUse { name: String },
+
+    #[error("cannot start container `{container}`")]
+    StartContainer { container: String, source: Bollard },
+
+    #[error("cannot stop container `{container}`")]
+    StopContainer { container: String, source: Bollard },
+
+    #[error("cannot remove container `{container}`")]
+    RemoveContainer { container: String, source: Bollard },
+
+    #[error(
+        "cannot pull image `{image}`: check its name and tag, and that the engine can reach \
+         its registry (and is logged in to it); where there is no registry, build the image \
+         on the engine or `docker load` it there"
+    )]
+    PullImage { image: String, source: Bollard },
+
+    #[error("cannot build image `{image}`")]
+    BuildImage { image: String, source: Bollard },
+
+    #[error("cannot create volume `{name}`")]
+    CreateVolume { name: String, source: Bollard },
+
+    #[error("cannot remove volume `{name}`")]
+    RemoveVolume { name: String, source: Bollard },
+
+    #[error("cannot write `{path}` into container `{container}`")]
+    PutFile {
+        container: String,
+        path: String,
+        source: Bollard,
+    },
+
+    #[error("cannot read `{path}` from container `{container}`")]
+    GetFile {
+        container: String,
+        path: String,
+        source: Bollard,
+    },
+
+    /// The tar archive going to or coming from the archive API could not be made or read.
+    #[error("cannot transfer `{path}` in container `{container}`: {reason}")]
+    Archive {
+        container: String,
+        path: String,
+        reason: String,
+    },
 }
 
 impl EngineError {
@@ -106,7 +198,25 @@ impl EngineError {
             | EngineError::InspectNetwork { source, .. }
             | EngineError::ListContainers { source, .. }
             | EngineError::InspectContainer { source, .. }
-            | EngineError::InspectImage { source, .. } => Some(source),
+            | EngineError::InspectImage { source, .. }
+            | EngineError::Exec { source, .. }
+            | EngineError::Logs { source, .. }
+            | EngineError::Events { source, .. }
+            | EngineError::CreateNetwork { source, .. }
+            | EngineError::RemoveNetwork { source, .. }
+            | EngineError::ConnectNetwork { source, .. }
+            | EngineError::DisconnectNetwork { source, .. }
+            | EngineError::CreateContainer { source, .. }
+            | EngineError::StartContainer { source, .. }
+            | EngineError::StopContainer { source, .. }
+            | EngineError::RemoveContainer { source, .. }
+            | EngineError::PullImage { source, .. }
+            | EngineError::BuildImage { source, .. }
+            | EngineError::CreateVolume { source, .. }
+            | EngineError::RemoveVolume { source, .. }
+            | EngineError::PutFile { source, .. }
+            | EngineError::GetFile { source, .. } => Some(source),
+            EngineError::NameInUse { .. } | EngineError::Archive { .. } => None,
         }
     }
 }

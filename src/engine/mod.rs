@@ -1,16 +1,32 @@
 //! The engine: a thin, typed wrapper over bollard. Every call names what it touched in its
 //! error, and answers in bgdeploy's own types so the rest of the crate never sees bollard.
 
+mod archive;
 mod connect;
 mod containers;
+mod containers_write;
 mod error;
+mod events;
+mod exec;
 mod images;
+mod images_write;
+mod logs;
 mod networks;
+mod networks_write;
+mod state;
+mod volumes;
 
+pub use archive::MAX_FILE_BYTES;
 pub use connect::{DEFAULT_HOST, DockerHost, Transport, connect, connect_to};
 pub use containers::{ContainerDetails, ContainerEntry, EndpointDetails};
+pub use containers_write::ContainerSpec;
 pub use error::EngineError;
+pub use events::HealthEvent;
+pub use exec::{EXEC_OUTPUT_LIMIT, ExecOutput};
+pub use images_write::{LOCK_IMAGE_REPO, lock_image};
+pub use logs::LOGS_LIMIT;
 pub use networks::{NetworkDetails, Subnet, lookup_network};
+pub use state::{ContainerState, HealthLogEntry, HealthState};
 
 use crate::observe::EngineInfo;
 

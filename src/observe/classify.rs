@@ -28,11 +28,14 @@ pub(super) fn attachments(
 }
 
 /// Live means running and on the front network, matched by name so that a duplicated
-/// (ambiguous) front network still counts.
-pub(super) fn role(running: bool, attachments: &[Attachment], front: &str) -> Role {
+/// (ambiguous) front network still counts. A container that was created but never started
+/// can only be what a deploy killed mid-way left behind: it was never healthy, so it must
+/// not be offered to `rollback`.
+pub(super) fn role(running: bool, state: &str, attachments: &[Attachment], front: &str) -> Role {
     match (running, attachments.iter().any(|a| a.network == front)) {
         (true, true) => Role::Live,
         (true, false) => Role::Standby,
+        (false, _) if state == "created" => Role::Leftover,
         (false, _) => Role::Retired,
     }
 }
@@ -50,7 +53,7 @@ pub(super) fn container(
         state: c.state.clone(),
         health: c.health.clone(),
         created: c.created_unix(),
-        role: role(c.running, &attachments, front),
+        role: role(c.running, &c.state, &attachments, front),
         attachments,
     }
 }

@@ -121,6 +121,8 @@ pub enum Role {
     Standby,
     /// Stopped, kept for `rollback`.
     Retired,
+    /// Created but never started: left by a deploy that was killed; removed by the next one.
+    Leftover,
 }
 
 impl std::fmt::Display for Role {
@@ -129,6 +131,7 @@ impl std::fmt::Display for Role {
             Role::Live => "live",
             Role::Standby => "standby",
             Role::Retired => "retired",
+            Role::Leftover => "leftover",
         })
     }
 }

@@ -20,6 +20,16 @@ pub struct PlanOptions {
     /// `--no-cutover`: stop once the release is healthy on the back network.
     pub no_cutover: bool,
     pub lock_wait: Duration,
+    pub pull: Pull,
+}
+
+/// When the image is pulled (`--pull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pull {
+    #[default]
+    Missing,
+    Always,
+    Never,
 }
 
 /// A container's endpoints as the planner tracks them while it simulates the steps.
@@ -71,7 +81,11 @@ impl Builder<'_> {
     }
 
     fn warn(&mut self, code: WarningCode, message: String) {
-        self.warnings.push(Warning { code, message });
+        self.warnings.push(Warning {
+            code,
+            message,
+            subject: None,
+        });
     }
 
     fn priority(&self, p: i64) -> Option<i64> {
@@ -156,6 +170,9 @@ impl Builder<'_> {
                 change.after.as_deref().unwrap_or("-"),
             ),
         );
+        if let Some(w) = self.warnings.last_mut() {
+            w.subject = Some(change.container.clone());
+        }
     }
 }
 
@@ -206,6 +223,20 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
             wait_secs: secs(opts.lock_wait),
         },
     );
+    // Pulled before anything is created, so that a pull that fails leaves the engine as it was.
+    let pull = match opts.pull {
+        Pull::Always => true,
+        Pull::Missing | Pull::Never => !obs.image_present,
+    };
+    if pull {
+        b.step(
+            &opts.image,
+            Action::PullImage {
+                image: opts.image.clone(),
+                allowed: opts.pull != Pull::Never,
+            },
+        );
+    }
 
     // 2. Networks and the proxy's attachment.
     let back_internal = b.ensure_network(&obs.back, false);
@@ -278,11 +309,12 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
     }
 
     // 3. The new container.
-    if !obs.image_present {
+    for leftover in obs.with_role(Role::Leftover) {
         b.step(
-            &opts.image,
-            Action::PullImage {
-                image: opts.image.clone(),
+            &leftover.name,
+            Action::RemoveContainer {
+                container: leftover.name.clone(),
+                reason: "left over from an interrupted deploy".into(),
             },
         );
     }

@@ -18,6 +18,14 @@ pub struct Step {
 }
 
 impl Step {
+    /// The `action` tag as it appears in JSON, e.g. `connect_network`.
+    pub fn action_name(&self) -> String {
+        serde_json::to_value(&self.action)
+            .ok()
+            .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(str::to_string))
+            .unwrap_or_default()
+    }
+
     pub fn new(target: impl Into<String>, action: Action) -> Step {
         Step {
             description: action.to_string(),
@@ -65,9 +73,11 @@ pub enum Action {
         id: String,
         internal: bool,
     },
-    /// Pull the image, which is not on the engine.
+    /// Pull the image. `allowed` is false under `--pull never`: the step then fails, before
+    /// anything is created, because the image is not on the engine.
     PullImage {
         image: String,
+        allowed: bool,
     },
     /// Remove one of our containers (a standby being replaced, a retired one beyond `keep`).
     RemoveContainer {
@@ -181,7 +191,17 @@ impl std::fmt::Display for Action {
                 };
                 write!(f, "use existing network {network} ({kind})")
             }
-            Action::PullImage { image } => write!(f, "pull image {image} (not on the engine)"),
+            Action::PullImage {
+                image,
+                allowed: true,
+            } => write!(f, "pull image {image}"),
+            Action::PullImage {
+                image,
+                allowed: false,
+            } => write!(
+                f,
+                "image {image} is not on the engine and --pull never forbids pulling it"
+            ),
             Action::RemoveContainer { container, reason } => {
                 write!(f, "remove container {container} ({reason})")
             }

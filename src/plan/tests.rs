@@ -128,6 +128,7 @@ fn opts() -> PlanOptions {
         suffix: "20261126-031500-4f2a".into(),
         no_cutover: false,
         lock_wait: Duration::ZERO,
+        pull: Pull::Missing,
     }
 }
 

@@ -9,6 +9,9 @@ pub struct Warning {
     pub code: WarningCode,
     /// What is wrong and what to do, in one or two sentences.
     pub message: String,
+    /// The container the warning is about, when there is one (e.g. whose route would move).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

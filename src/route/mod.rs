@@ -2,7 +2,12 @@
 //! (the engine's ordering rules) and reading the route the kernel actually has.
 
 pub mod predict;
+mod read;
 pub mod table;
 
 pub use predict::{Endpoint, Holder, RouteReason, default_route_holder};
+pub use read::{
+    Attempt, Family, ProcFile, ProcNet, ProcNetError, ReadOptions, ReadSource, RouteMoved,
+    RouteReadError, RouteReading, check, explain_move, read_default_route, read_default_route_with,
+};
 pub use table::{DefaultRoute, parse_ipv4_route_table, parse_ipv6_route_table};

@@ -2,9 +2,12 @@
 //!
 //! libnetwork sorts a sandbox's endpoints and takes the first that has a gateway:
 //! from API 1.48 (Engine 28) the highest `GwPriority` first; then endpoints on internal
-//! networks last (they have no gateway, so they never hold the route); then byte-wise
-//! network name order. `F` (0x46) sorts before `b` (0x62), which is why attaching
-//! `FRONT_x` to a container on `bridge` moves its route.
+//! networks last; then byte-wise network name order. `F` (0x46) sorts before `b` (0x62),
+//! which is why attaching `FRONT_x` to a container on `bridge` moves its route.
+//!
+//! Measured on Engine 20.10: an internal network still has a gateway address, so a container
+//! whose only networks are internal *does* get a default route through one of them; it loses
+//! it as soon as a non-internal network is attached. Internal sorts last, it is not excluded.
 
 use std::cmp::Ordering;
 
@@ -34,8 +37,10 @@ impl Endpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteReason {
-    /// The only network that can carry a default route.
+    /// The container's only network.
     Only,
+    /// The other networks are internal, and internal networks sort last.
+    Internal,
     /// It has the highest `GwPriority` (API >= 1.48).
     Priority,
     /// Among non-internal networks it sorts first by name.
@@ -45,7 +50,10 @@ pub enum RouteReason {
 impl RouteReason {
     pub fn explain(self) -> &'static str {
         match self {
-            RouteReason::Only => "it is the only non-internal network",
+            RouteReason::Only => "it is the container's only network",
+            RouteReason::Internal => {
+                "the other networks are internal, and internal networks sort last"
+            }
             RouteReason::Priority => "it has the highest GwPriority",
             RouteReason::NameOrder => {
                 "its name sorts first (byte-wise) among the non-internal networks"
@@ -66,26 +74,26 @@ fn order(a: &Endpoint, b: &Endpoint, priorities: bool) -> Ordering {
     } else {
         Ordering::Equal
     };
-    by_priority.then_with(|| a.network.as_bytes().cmp(b.network.as_bytes()))
+    by_priority
+        .then_with(|| a.internal.cmp(&b.internal))
+        .then_with(|| a.network.as_bytes().cmp(b.network.as_bytes()))
 }
 
 /// The network that holds the default route for a container with these endpoints, or
-/// `None` when every network is internal (then the container has no default route).
+/// `None` when it has no endpoints.
 pub fn default_route_holder(endpoints: &[Endpoint], api: ApiVersion) -> Option<Holder> {
     let priorities = api.has_gw_priority();
-    let candidates: Vec<&Endpoint> = endpoints.iter().filter(|e| !e.internal).collect();
-    let first = candidates
+    let first = endpoints.iter().min_by(|a, b| order(a, b, priorities))?;
+    let rivals: Vec<&Endpoint> = endpoints
         .iter()
-        .copied()
-        .min_by(|a, b| order(a, b, priorities))?;
-    let reason = if candidates.len() == 1 {
+        .filter(|e| !std::ptr::eq(*e, first))
+        .collect();
+    let reason = if rivals.is_empty() {
         RouteReason::Only
-    } else if priorities
-        && candidates
-            .iter()
-            .any(|e| e.gw_priority != first.gw_priority)
-    {
+    } else if priorities && rivals.iter().all(|e| e.gw_priority < first.gw_priority) {
         RouteReason::Priority
+    } else if rivals.iter().all(|e| e.internal && !first.internal) {
+        RouteReason::Internal
     } else {
         RouteReason::NameOrder
     };
@@ -142,15 +150,20 @@ mod tests {
     }
 
     #[test]
-    fn internal_networks_never_hold_the_route() {
+    fn internal_networks_sort_last() {
         let eps = [
             Endpoint::new("bridge", false),
             Endpoint::new("FRONT_x", true),
         ];
         let h = default_route_holder(&eps, OLD).expect("a holder");
         assert_eq!(h.network, "bridge");
-        assert_eq!(h.reason, RouteReason::Only);
-        assert_eq!(holder(&[Endpoint::new("FRONT_x", true)], OLD), None);
+        assert_eq!(h.reason, RouteReason::Internal);
+        // Measured on 20.10: alone, an internal network still gives the default route.
+        assert_eq!(
+            holder(&[Endpoint::new("FRONT_x", true)], OLD).as_deref(),
+            Some("FRONT_x")
+        );
+        assert_eq!(holder(&[], OLD), None);
     }
 
     #[test]

@@ -3,8 +3,14 @@
 
 mod cleanup;
 mod cli;
+mod drain;
 mod engine_connect;
 mod engine_reads;
+mod engine_writes;
 mod harness;
+mod health;
+mod lock;
 mod observe;
 mod route;
+mod route_read;
+mod up;

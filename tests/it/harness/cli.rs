@@ -74,6 +74,11 @@ impl<'a> BgDeploy<'a> {
     }
 
     pub fn run(self) -> Run {
+        self.spawn().wait()
+    }
+
+    /// Starts bgdeploy without waiting, so a test can signal it mid-deploy.
+    pub fn spawn(self) -> Running {
         if let Some(spec) = &self.spec {
             std::fs::write(self.spec_path(), spec).expect("writing deploy.yaml");
         }
@@ -101,23 +106,58 @@ impl<'a> BgDeploy<'a> {
         }
         let stdout = reader(child.stdout.take());
         let stderr = reader(child.stderr.take());
-        let started = Instant::now();
+        Running {
+            command,
+            child,
+            stdout,
+            stderr,
+            started: Instant::now(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// A bgdeploy process still running.
+pub struct Running {
+    command: String,
+    child: std::process::Child,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+    started: Instant,
+    timeout: Duration,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`INT`, `TERM`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    pub fn wait(mut self) -> Run {
         let status = loop {
-            if let Some(status) = child.try_wait().expect("waiting for bgdeploy") {
+            if let Some(status) = self.child.try_wait().expect("waiting for bgdeploy") {
                 break status;
             }
-            if started.elapsed() > self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{command} did not finish within {:?}", self.timeout);
+            if self.started.elapsed() > self.timeout {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{} did not finish within {:?}", self.command, self.timeout);
             }
             std::thread::sleep(Duration::from_millis(10));
         };
         Run {
-            command,
+            command: self.command,
             status,
-            stdout: stdout.join().expect("stdout reader"),
-            stderr: stderr.join().expect("stderr reader"),
+            stdout: self.stdout.join().expect("stdout reader"),
+            stderr: self.stderr.join().expect("stderr reader"),
         }
     }
 }

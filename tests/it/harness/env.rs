@@ -113,6 +113,12 @@ impl TestEnv {
             let ids: Vec<&str> = containers.iter().map(String::as_str).collect();
             failures.extend(quiet_docker(&[&["rm", "-f", "-v"], ids.as_slice()].concat()).err());
         }
+        // After the containers: a volume in use cannot be removed.
+        let volumes = self.owned(&["volume", "ls", "--format", "{{.Name}}\t{{.Name}}"]);
+        if !volumes.is_empty() {
+            let names: Vec<&str> = volumes.iter().map(String::as_str).collect();
+            failures.extend(quiet_docker(&[&["volume", "rm"], names.as_slice()].concat()).err());
+        }
         // By ID: duplicate names are ambiguous to `docker network rm NAME`.
         let networks = self.owned(&[
             "network",

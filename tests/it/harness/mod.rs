@@ -1,7 +1,8 @@
 //! The integration-test harness. A `TestEnv` per test owns a unique name prefix and removes
-//! every container and network whose name contains it when dropped (also after a panic), so
-//! tests run in parallel against one engine and the suite can be re-run. Setup goes through
-//! the docker CLI, independent of the code under test; `TestEnv::bgdeploy` runs the binary.
+//! every container, volume and network whose name contains it when dropped (also after a
+//! panic), so tests run in parallel against one engine and the suite can be re-run. Setup goes
+//! through the docker CLI, independent of the code under test; `TestEnv::bgdeploy` runs the
+//! binary.
 //!
 //! Some helpers exist for the CLI tests that build on this harness.
 #![allow(dead_code)]

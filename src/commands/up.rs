@@ -1,0 +1,136 @@
+//! `bgdeploy up APP STAGE`: load → observe → plan → execute. The lock is taken first, then
+//! the engine is observed again and the plan remade under it, so that a deploy that waited
+//! for the lock acts on what the previous one left, not on what was there before.
+
+use std::time::Duration;
+
+use super::{deploy, load};
+use crate::cli::{Cli, OutputFormat, PullPolicy, Target};
+use crate::engine::{self, Engine};
+use crate::error::{Error, exit};
+use crate::execute::{self, Cancel, DeployError, Executor, Job};
+use crate::observe;
+use crate::plan::{Plan, PlanOptions, Pull, WarningCode, plan};
+use crate::progress;
+use crate::spec::{Deploy, ProxyDriver};
+use crate::{secret, time};
+
+pub struct UpArgs<'a> {
+    pub target: &'a Target,
+    pub image: Option<&'a str>,
+    pub no_cutover: bool,
+    pub lock_wait: Duration,
+    pub pull: PullPolicy,
+}
+
+pub async fn run(cli: &Cli, args: UpArgs<'_>) -> Result<(), Error> {
+    let spec = load(cli)?;
+    let deploy = deploy(&spec, args.target)?;
+    let secrets = secret::resolve(&deploy.secrets, |name| std::env::var(name).ok())?;
+    if !matches!(deploy.proxy.driver, ProxyDriver::None) {
+        return Err(Error::DriverNotAvailable {
+            driver: deploy.proxy.driver.name(),
+        });
+    }
+    let image = args.image.unwrap_or(&deploy.image).to_string();
+    let engine = engine::connect().await?;
+    let opts = PlanOptions {
+        image: image.clone(),
+        suffix: time::release_suffix(),
+        no_cutover: args.no_cutover,
+        lock_wait: args.lock_wait,
+        pull: match args.pull {
+            PullPolicy::Missing => Pull::Missing,
+            PullPolicy::Always => Pull::Always,
+            PullPolicy::Never => Pull::Never,
+        },
+    };
+    let first = plan(
+        deploy,
+        &observe::observe(&engine, deploy, &image).await?,
+        &opts,
+    );
+    refuse_blocking(&first, deploy).map_err(Error::from)?;
+
+    let mut reporter = progress::for_output(cli.output, cli.quiet);
+    for w in &first.warnings {
+        reporter.note(&format!("warning: {}", w.message));
+    }
+    let mut exec = Executor::new(
+        &engine,
+        deploy,
+        &secrets,
+        &mut *reporter,
+        Cancel::on_signals(),
+        Job {
+            command: "up",
+            image: image.clone(),
+            cutover: !args.no_cutover,
+        },
+    );
+    let result = run_plan(&mut exec, &engine, deploy, &opts, &first).await;
+    let (outcome, failure) = match result {
+        Ok(()) => (Some(exec.finish()), None),
+        Err(e) => (None, Some(exec.fail(e).await)),
+    };
+    drop(exec);
+    match (outcome, failure) {
+        (Some(outcome), _) => {
+            let role = if args.no_cutover { "standby" } else { "live" };
+            let (doc, human) = execute::result_document("up", deploy, &image, &outcome, role);
+            reporter.result(&doc, &human);
+            Ok(())
+        }
+        (None, Some(err)) => {
+            if cli.output == OutputFormat::Json {
+                reporter.result(&execute::failure_document("up", deploy, &err), "");
+            }
+            Err(Error::from(err))
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+async fn run_plan(
+    exec: &mut Executor<'_>,
+    engine: &Engine,
+    deploy: &Deploy,
+    opts: &PlanOptions,
+    first: &Plan,
+) -> Result<(), DeployError> {
+    let total = first.steps.len();
+    let (lock, _) = execute::split_lock(first);
+    exec.run(lock, total).await?;
+    let observed = observe::observe(engine, deploy, &opts.image)
+        .await
+        .map_err(|source| DeployError::Step {
+            step: "read the app/stage's state".into(),
+            source: Box::new(source),
+        })?;
+    let plan = plan(deploy, &observed, opts);
+    refuse_blocking(&plan, deploy)?;
+    let (_, rest) = execute::split_lock(&plan);
+    exec.run(rest, total).await
+}
+
+/// Warnings that make `up` stop before it changes anything. A predicted route move of the
+/// *proxy* stops it here because attaching would already hurt live clients; a predicted move
+/// of the new release is left to the real check after the attach, which undoes it (exit 5)
+/// while the new release serves nothing yet.
+fn refuse_blocking(plan: &Plan, deploy: &Deploy) -> Result<(), DeployError> {
+    let proxy = deploy.proxy.driver.container();
+    for w in &plan.warnings {
+        let code = match w.code {
+            WarningCode::DuplicateNetwork | WarningCode::NetworkMissing => exit::DEPLOY_FAILED,
+            WarningCode::RouteMoves if proxy.is_some() && w.subject.as_deref() == proxy => {
+                exit::ROUTE_MOVED
+            }
+            _ => continue,
+        };
+        return Err(DeployError::Refused {
+            reason: w.message.clone(),
+            code,
+        });
+    }
+    Ok(())
+}

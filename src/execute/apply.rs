@@ -1,0 +1,308 @@
+//! Applying one step. Each arm is the engine calls for one `Action`; bookkeeping for undo
+//! is registered *before* the call, so a call cut short by a signal is still undone.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::{DeployError, Executor, Undo};
+use crate::engine::{ContainerSpec, EngineError};
+use crate::plan::{Action, Step};
+use crate::spec::ProxyDriver;
+use crate::{drain, health, lock, names, route};
+
+impl Executor<'_> {
+    pub(super) async fn apply(&mut self, step: &Step) -> Result<(), DeployError> {
+        let engine = self.engine;
+        let deploy = self.deploy;
+        let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
+        let on_step = |source: EngineError| DeployError::Step {
+            step: step.description.clone(),
+            source: Box::new(source),
+        };
+        match &step.action {
+            Action::AcquireLock { wait_secs, .. } => {
+                let wait = Duration::from_secs_f64(*wait_secs);
+                let guard = match self.acquire_lock(wait).await {
+                    // A holder on this host whose process is gone (a deploy killed with -9)
+                    // cannot be waiting for anything: take its lock over, once, and say so.
+                    Err(DeployError::Lock(e))
+                        if matches!(*e, lock::LockError::Held { stale: true, .. }) =>
+                    {
+                        let owner = match *e {
+                            lock::LockError::Held { owner, .. } => owner,
+                            _ => String::new(),
+                        };
+                        self.reporter.note(&format!(
+                            "taking over the stale lock of {owner} (that process no longer exists)"
+                        ));
+                        lock::force_release(engine, app, stage).await?;
+                        self.acquire_lock(wait).await?
+                    }
+                    other => other?,
+                };
+                self.lock = Some(guard);
+            }
+            Action::CreateNetwork { network, internal } => {
+                let labels = names::labels(app, stage, names::KIND_NETWORK);
+                engine
+                    .create_network(network, *internal, &labels)
+                    .await
+                    .map_err(on_step)?;
+            }
+            Action::ReuseNetwork { .. } => {}
+            Action::PullImage { image, allowed } => {
+                if !allowed {
+                    return Err(DeployError::ImageMissing {
+                        image: image.clone(),
+                    });
+                }
+                engine
+                    .pull_image(image, &|line| tracing::info!("pull {image}: {line}"))
+                    .await
+                    .map_err(on_step)?;
+            }
+            Action::RemoveContainer { container, .. } => {
+                engine
+                    .remove_container(container, true)
+                    .await
+                    .map_err(|e| self.after_switch(step, e))?;
+                self.outcome.removed.push(container.clone());
+            }
+            Action::CreateContainer {
+                container,
+                image,
+                network,
+                gw_priority,
+                ..
+            } => {
+                self.undo.push(Undo::RemoveContainer {
+                    container: container.clone(),
+                });
+                self.outcome.container = Some(container.clone());
+                let spec = self.container_spec(container, image, network, *gw_priority);
+                engine.create_container(&spec).await.map_err(on_step)?;
+            }
+            Action::ConnectNetwork {
+                container,
+                network,
+                gw_priority,
+                ..
+            } => {
+                if Some(container.as_str()) == deploy.proxy.driver.container() {
+                    // The proxy outlives this run: detach it again if the run fails.
+                    self.undo.push(Undo::Disconnect {
+                        container: container.clone(),
+                        network: network.clone(),
+                    });
+                }
+                engine
+                    .connect_network(container, network, *gw_priority)
+                    .await
+                    .map_err(on_step)?;
+            }
+            Action::StartContainer { container } => {
+                engine.start_container(container).await.map_err(on_step)?;
+            }
+            Action::WaitHealthy { container, .. } => {
+                let (id, ip) = self.back_address(container).await?;
+                let reporter = &mut *self.reporter;
+                let mut on_probe = |r: &health::ProbeReport| reporter.step_progress(&r.to_string());
+                if let Err(e) = health::wait_healthy(
+                    engine,
+                    &id,
+                    ip,
+                    deploy.port,
+                    &deploy.health,
+                    &mut on_probe,
+                )
+                .await
+                {
+                    let report = health::failure_report(engine, &id, &e).await;
+                    // The app's own log lines may print its environment.
+                    let report = crate::secret::redact(&report, self.secrets);
+                    return Err(DeployError::Unhealthy { report });
+                }
+            }
+            Action::CheckRoute { container, expect } => {
+                let reading = route::read_default_route(engine, container)
+                    .await
+                    .map_err(|e| DeployError::RouteMoved {
+                        message: format!("could not read the default route of {container}: {e}"),
+                    })?;
+                if let Err(moved) = route::check(&reading, expect.as_deref()) {
+                    return Err(DeployError::RouteMoved {
+                        message: moved.to_string(),
+                    });
+                }
+                if Some(container) == self.outcome.container.as_ref() {
+                    self.outcome.route = reading.network.clone();
+                }
+            }
+            Action::ProxySwitch { driver, .. } => {
+                // The proxy drivers slot in here; `up` refuses other drivers before it starts.
+                return Err(DeployError::Refused {
+                    reason: format!("proxy driver {driver} is not available yet"),
+                    code: crate::error::exit::USAGE,
+                });
+            }
+            Action::DisconnectNetwork { container, network } => {
+                // The point of no return: the old release stops taking traffic.
+                self.switched = true;
+                self.undo.clear();
+                engine
+                    .disconnect_network(container, network, false)
+                    .await
+                    .map_err(|e| self.after_switch(step, e))?;
+            }
+            Action::Drain {
+                container,
+                port,
+                max_secs,
+            } => {
+                let reporter = &mut *self.reporter;
+                let mut on_tick = |open: usize, waited: Duration| {
+                    reporter.step_progress(&format!(
+                        "{open} connection(s) open after {:.1}s",
+                        waited.as_secs_f64()
+                    ));
+                };
+                match drain::drain(
+                    engine,
+                    container,
+                    *port,
+                    Duration::from_secs_f64(*max_secs),
+                    &mut on_tick,
+                )
+                .await
+                {
+                    Ok(outcome) if !outcome.closed => self.reporter.note(&format!(
+                        "{container} still had {} connection(s) after {:.1}s; stopping it anyway",
+                        outcome.remaining,
+                        outcome.waited.as_secs_f64()
+                    )),
+                    Ok(_) => {}
+                    // Not knowing the connection count is no reason to keep an old release.
+                    Err(e) => self
+                        .reporter
+                        .note(&format!("could not count {container}'s connections: {e}")),
+                }
+            }
+            Action::StopContainer {
+                container,
+                timeout_secs,
+            } => {
+                engine
+                    .stop_container(container, Duration::from_secs_f64(*timeout_secs))
+                    .await
+                    .map_err(|e| self.after_switch(step, e))?;
+                self.outcome.retired.push(container.clone());
+            }
+            Action::RecordHistory { .. } => {
+                let image = self.image.clone();
+                let result = if self.switched || !self.cutover {
+                    "ok"
+                } else {
+                    "standby"
+                };
+                self.record(&image, result, 0, None).await;
+            }
+            Action::ReleaseLock { .. } => self.release().await,
+        }
+        Ok(())
+    }
+
+    async fn acquire_lock(&mut self, wait: Duration) -> Result<lock::LockGuard, DeployError> {
+        let reporter = &mut *self.reporter;
+        let mut on_wait = |holder: &lock::Holder, waited: Duration| {
+            reporter.step_progress(&format!(
+                "waiting for the lock held by {} ({}s so far)",
+                holder.owner,
+                waited.as_secs()
+            ));
+        };
+        let (app, stage) = (&self.deploy.app, &self.deploy.stage);
+        Ok(lock::acquire(self.engine, app, stage, wait, &mut on_wait).await?)
+    }
+
+    fn after_switch(&self, step: &Step, source: EngineError) -> DeployError {
+        if !self.switched {
+            return DeployError::Step {
+                step: step.description.clone(),
+                source: Box::new(source),
+            };
+        }
+        DeployError::AfterSwitch {
+            step: step.description.clone(),
+            todo: format!(
+                "finish by hand: `docker stop`/`docker rm` the old release as needed, then \
+                 `bgdeploy status {} {}`",
+                self.deploy.app, self.deploy.stage
+            ),
+            source: Box::new(source),
+        }
+    }
+
+    fn container_spec(
+        &self,
+        name: &str,
+        image: &str,
+        network: &str,
+        gw_priority: Option<i64>,
+    ) -> ContainerSpec {
+        let deploy = self.deploy;
+        let mut env: Vec<(String, String)> = deploy
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.extend(
+            self.secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string())),
+        );
+        if let ProxyDriver::NginxProxy { virtual_host, .. } = &deploy.proxy.driver {
+            env.push(("VIRTUAL_HOST".into(), virtual_host.clone()));
+            env.push(("VIRTUAL_PORT".into(), deploy.port.to_string()));
+        }
+        let mut labels = names::labels(&deploy.app, &deploy.stage, names::KIND_APP);
+        labels.push((names::LABEL_IMAGE.to_string(), image.to_string()));
+        ContainerSpec {
+            name: name.to_string(),
+            image: image.to_string(),
+            env,
+            command: deploy.command.clone(),
+            labels,
+            network: network.to_string(),
+            gw_priority,
+            restart_unless_stopped: true,
+            binds: Vec::new(),
+        }
+    }
+
+    /// The container's id and its address on the back network, where health checks go.
+    async fn back_address(&self, container: &str) -> Result<(String, IpAddr), DeployError> {
+        let back = names::back_network(&self.deploy.app, &self.deploy.stage);
+        let details = self
+            .engine
+            .inspect_container(container)
+            .await
+            .map_err(|source| DeployError::Step {
+                step: format!("inspect {container}"),
+                source: Box::new(source),
+            })?
+            .ok_or_else(|| DeployError::Vanished {
+                container: container.to_string(),
+            })?;
+        let ip = details
+            .endpoints
+            .iter()
+            .find(|e| e.network == back)
+            .and_then(|e| e.ip.as_deref())
+            .and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| DeployError::NoAddress {
+                container: container.to_string(),
+                network: back.clone(),
+            })?;
+        Ok((details.id, ip))
+    }
+}

@@ -1,0 +1,285 @@
+//! The one loop that applies a plan's steps, in order, with compensation: any failure or
+//! signal before the switch (the old release leaving the front network) undoes what this run
+//! did, so the live release keeps serving and nothing of the new one is left.
+
+mod apply;
+mod cancel;
+mod error;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+pub use cancel::Cancel;
+pub use error::DeployError;
+
+use crate::engine::Engine;
+use crate::history::{self, Record};
+use crate::lock::LockGuard;
+use crate::plan::{Action, Plan, Step};
+use crate::progress::{Reporter, StepStatus};
+use crate::secret::Secret;
+use crate::spec::Deploy;
+
+/// Something this run did that must be undone if it fails before the switch.
+#[derive(Debug, Clone)]
+enum Undo {
+    RemoveContainer { container: String },
+    Disconnect { container: String, network: String },
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The release container made live (or left as standby).
+    pub container: Option<String>,
+    pub retired: Vec<String>,
+    pub removed: Vec<String>,
+    /// The network holding the new release's default route, as read from the kernel.
+    pub route: Option<String>,
+    pub duration: Duration,
+}
+
+/// What is being run, for the history and the result.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// `up`, `cutover` or `rollback`.
+    pub command: &'static str,
+    pub image: String,
+    /// False for `up --no-cutover`: success leaves a standby.
+    pub cutover: bool,
+}
+
+pub struct Executor<'a> {
+    engine: &'a Engine,
+    deploy: &'a Deploy,
+    secrets: &'a [(String, Secret)],
+    reporter: &'a mut dyn Reporter,
+    cancel: Cancel,
+    /// `up`, `cutover` or `rollback`, for the history.
+    command: &'static str,
+    image: String,
+    /// False for `up --no-cutover`: success leaves a standby.
+    cutover: bool,
+    lock: Option<LockGuard>,
+    undo: Vec<Undo>,
+    /// Set once the old release left the front network: from then on, no undo.
+    switched: bool,
+    outcome: Outcome,
+    started: Instant,
+    started_epoch: i64,
+    step_count: usize,
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(
+        engine: &'a Engine,
+        deploy: &'a Deploy,
+        secrets: &'a [(String, Secret)],
+        reporter: &'a mut dyn Reporter,
+        cancel: Cancel,
+        job: Job,
+    ) -> Executor<'a> {
+        Executor {
+            engine,
+            deploy,
+            secrets,
+            reporter,
+            cancel,
+            command: job.command,
+            image: job.image,
+            cutover: job.cutover,
+            lock: None,
+            undo: Vec::new(),
+            switched: false,
+            outcome: Outcome::default(),
+            started: Instant::now(),
+            started_epoch: crate::time::now_epoch(),
+            step_count: 0,
+        }
+    }
+
+    /// Applies `steps`; numbering continues across calls, so `up` can take the lock, then
+    /// observe and plan under it, then run the rest.
+    pub async fn run(&mut self, steps: &[Step], total: usize) -> Result<(), DeployError> {
+        for step in steps {
+            self.step_count += 1;
+            let n = self.step_count;
+            self.reporter.step_started(n, total, step);
+            let t = Instant::now();
+            let result = if self.switched {
+                self.apply(step).await
+            } else {
+                let mut cancel = self.cancel.clone();
+                tokio::select! {
+                    r = self.apply(step) => r,
+                    () = cancel.cancelled() => Err(DeployError::Interrupted { step: step.description.clone() }),
+                }
+            };
+            match result {
+                Ok(()) => self
+                    .reporter
+                    .step_finished(n, step, StepStatus::Done, t.elapsed()),
+                Err(e) => {
+                    self.reporter
+                        .step_finished(n, step, StepStatus::Failed, t.elapsed());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a failure: undo (before the switch), record the attempt, release the lock.
+    /// Returns the error to report, which becomes `NeedsPerson` when undoing failed.
+    pub async fn fail(&mut self, err: DeployError) -> DeployError {
+        let err = if self.switched {
+            err
+        } else {
+            self.compensate(err).await
+        };
+        let image = self.image.clone();
+        self.record(&image, err.result_word(), err.code(), Some(err.to_string()))
+            .await;
+        self.release().await;
+        err
+    }
+
+    /// After success: the outcome (history and lock are steps of the plan).
+    pub fn finish(&mut self) -> Outcome {
+        let mut out = std::mem::take(&mut self.outcome);
+        out.duration = self.started.elapsed();
+        out
+    }
+
+    async fn compensate(&mut self, err: DeployError) -> DeployError {
+        let mut failures = Vec::new();
+        while let Some(undo) = self.undo.pop() {
+            let (what, result) = match &undo {
+                Undo::RemoveContainer { container } => (
+                    format!("remove {container}"),
+                    self.engine.remove_container(container, true).await,
+                ),
+                Undo::Disconnect { container, network } => (
+                    format!("disconnect {container} from {network}"),
+                    self.engine
+                        .disconnect_network(container, network, true)
+                        .await,
+                ),
+            };
+            match result {
+                Ok(()) => self.reporter.note(&format!("undone: {what}")),
+                Err(e) => failures.push(format!("{what}: {e}")),
+            }
+        }
+        if failures.is_empty() {
+            self.reporter
+                .note("the live release was not touched; nothing of the new one is left");
+            return err;
+        }
+        DeployError::NeedsPerson {
+            original: err.to_string(),
+            undo: failures.join("; "),
+            todo: "remove what is listed above with `docker rm -f` / `docker network disconnect`, \
+                   then run `bgdeploy status` to see what is live"
+                .to_string(),
+        }
+    }
+
+    /// Writes the history record through the lock container. Best effort: history must never
+    /// turn a good deploy into a failed one.
+    async fn record(&mut self, image: &str, result: &str, exit_code: i32, message: Option<String>) {
+        let Some(lock) = &self.lock else { return };
+        let record = Record {
+            command: self.command.to_string(),
+            app: self.deploy.app.clone(),
+            stage: self.deploy.stage.clone(),
+            image: image.to_string(),
+            container: self.outcome.container.clone(),
+            by: crate::lock::owner(),
+            started: self.started_epoch,
+            duration_secs: self.started.elapsed().as_secs_f64(),
+            result: result.to_string(),
+            exit_code,
+            message,
+        };
+        if let Err(e) = history::append(self.engine, &lock.name, &record).await {
+            self.reporter
+                .note(&format!("could not record the deploy in the history: {e}"));
+        }
+    }
+
+    async fn release(&mut self) {
+        if let Some(lock) = self.lock.take() {
+            let name = lock.name.clone();
+            if let Err(e) = lock.release(self.engine).await {
+                self.reporter.note(&format!(
+                    "could not release the lock {name}: {e}; run `bgdeploy lock release {} {}`",
+                    self.deploy.app, self.deploy.stage
+                ));
+            }
+        }
+    }
+}
+
+/// The result document of `up`/`cutover`/`rollback` (the last JSON line) and its human form.
+pub fn result_document(
+    command: &str,
+    deploy: &Deploy,
+    image: &str,
+    outcome: &Outcome,
+    role: &str,
+) -> (serde_json::Value, String) {
+    let doc = json!({
+        "ok": true,
+        "command": command,
+        "app": deploy.app,
+        "stage": deploy.stage,
+        "image": image,
+        "container": outcome.container,
+        "role": role,
+        "default_route": outcome.route,
+        "retired": outcome.retired,
+        "removed": outcome.removed,
+        "duration_secs": outcome.duration.as_secs_f64(),
+        "exit_code": 0,
+    });
+    let name = outcome.container.as_deref().unwrap_or("-");
+    let mut human = format!(
+        "{}/{}: {name} ({image}) is {role}",
+        deploy.app, deploy.stage
+    );
+    if let Some(route) = &outcome.route {
+        human.push_str(&format!("; its default route is on {route}"));
+    }
+    if !outcome.retired.is_empty() {
+        human.push_str(&format!("; retired {}", outcome.retired.join(", ")));
+    }
+    if !outcome.removed.is_empty() {
+        human.push_str(&format!("; removed {}", outcome.removed.join(", ")));
+    }
+    human.push_str(&format!(" ({:.1}s)", outcome.duration.as_secs_f64()));
+    (doc, human)
+}
+
+/// The result document of a failed run.
+pub fn failure_document(command: &str, deploy: &Deploy, err: &DeployError) -> serde_json::Value {
+    json!({
+        "ok": false,
+        "command": command,
+        "app": deploy.app,
+        "stage": deploy.stage,
+        "error": err.to_string(),
+        "exit_code": err.code(),
+    })
+}
+
+fn is_lock_step(step: &Step) -> bool {
+    matches!(step.action, Action::AcquireLock { .. })
+}
+
+/// Splits a plan into its lock step and the rest.
+pub fn split_lock(plan: &Plan) -> (&[Step], &[Step]) {
+    let n = plan.steps.iter().take_while(|s| is_lock_step(s)).count();
+    plan.steps.split_at(n)
+}

@@ -1,0 +1,50 @@
+//! The error a failed health wait ends a deploy with: the reason, then the container's own
+//! last words, read before the container is removed.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::HealthError;
+use crate::engine::Engine;
+
+/// Enough to show a stack trace's top or a "listening on 127.0.0.1" line.
+pub const LOG_LINES: u32 = 20;
+
+/// A wedged engine must not hold up the report of a failure.
+const LOGS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `err`, followed by the last `LOG_LINES` lines `container` wrote (or why they are missing).
+///
+/// The lines are the app's own output: the caller should redact secret values from the result
+/// before printing it.
+pub async fn failure_report(engine: &Engine, container: &str, err: &HealthError) -> String {
+    let mut text = err.to_string();
+    if matches!(err, HealthError::Gone { .. }) {
+        return text;
+    }
+    // `container` is often an ID; the name is what the operator sees in `docker ps`.
+    let shown = err.container().unwrap_or(container);
+    let logs = tokio::time::timeout(LOGS_TIMEOUT, engine.logs_tail(container, LOG_LINES)).await;
+    match logs {
+        Ok(Ok(logs)) if logs.trim().is_empty() => {
+            let _ = write!(text, "\n`{shown}` wrote nothing to its log");
+        }
+        Ok(Ok(logs)) => {
+            let _ = write!(text, "\nlast log lines of `{shown}`:");
+            for line in logs.lines() {
+                let _ = write!(text, "\n  | {line}");
+            }
+        }
+        Ok(Err(e)) => {
+            let _ = write!(text, "\n(the logs of `{shown}` could not be read: {e})");
+        }
+        Err(_) => {
+            let _ = write!(
+                text,
+                "\n(the logs of `{shown}` could not be read: no answer within {})",
+                humantime::format_duration(LOGS_TIMEOUT)
+            );
+        }
+    }
+    text
+}

@@ -1,0 +1,58 @@
+//! One JSON object per line: `step_started`, `step_progress`, `step_finished`, `note`, then
+//! `result`. Scripts read the stream as it comes.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{Reporter, StepStatus};
+use crate::plan::Step;
+
+#[derive(Default)]
+pub struct JsonReporter;
+
+impl JsonReporter {
+    pub fn new() -> JsonReporter {
+        JsonReporter
+    }
+
+    fn emit(&self, value: serde_json::Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{value}");
+        let _ = out.flush();
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn step_started(&mut self, n: usize, total: usize, step: &Step) {
+        self.emit(json!({"event": "step_started", "n": n, "total": total, "step": step}));
+    }
+
+    fn step_progress(&mut self, message: &str) {
+        self.emit(json!({"event": "step_progress", "message": message}));
+    }
+
+    fn step_finished(&mut self, n: usize, step: &Step, status: StepStatus, elapsed: Duration) {
+        self.emit(json!({
+            "event": "step_finished",
+            "n": n,
+            "action": step.action_name(),
+            "target": step.target,
+            "status": status,
+            "elapsed_secs": elapsed.as_secs_f64(),
+        }));
+    }
+
+    fn note(&mut self, message: &str) {
+        self.emit(json!({"event": "note", "message": message}));
+    }
+
+    fn result(&mut self, result: &serde_json::Value, _human: &str) {
+        let mut doc = result.clone();
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("event".into(), json!("result"));
+        }
+        self.emit(doc);
+    }
+}

@@ -1,0 +1,65 @@
+//! Progress of a running deploy: a spinner per step on a terminal, plain lines without one
+//! (or with `CI` set), one JSON object per line with `--output json`. The executor only
+//! talks to the `Reporter` trait, so it does not know which one it feeds.
+
+mod json;
+mod plain;
+mod spinner;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::plan::Step;
+
+pub use json::JsonReporter;
+pub use plain::PlainReporter;
+pub use spinner::SpinnerReporter;
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Done,
+    Failed,
+    /// Not run, or undone, because an earlier step failed.
+    Skipped,
+}
+
+/// What the executor tells whoever watches.
+pub trait Reporter: Send {
+    fn step_started(&mut self, n: usize, total: usize, step: &Step);
+    /// A line about the step in progress (a probe result, a lock holder, a drain count).
+    fn step_progress(&mut self, message: &str);
+    fn step_finished(&mut self, n: usize, step: &Step, status: StepStatus, elapsed: Duration);
+    /// Something that is not a step: compensation, a note, a warning.
+    fn note(&mut self, message: &str);
+    /// The final result document (the last JSON line).
+    fn result(&mut self, result: &serde_json::Value, human: &str);
+}
+
+/// The reporter for this run: JSON lines when asked for, a spinner on a terminal unless `CI`
+/// is set, plain lines otherwise. `quiet` keeps only the final result.
+pub fn for_output(format: OutputFormat, quiet: bool) -> Box<dyn Reporter> {
+    match format {
+        OutputFormat::Json => Box::new(JsonReporter::new()),
+        OutputFormat::Human => {
+            let terminal = std::io::stdout().is_terminal() && std::env::var_os("CI").is_none();
+            if terminal && !quiet {
+                Box::new(SpinnerReporter::new())
+            } else {
+                Box::new(PlainReporter::new(quiet))
+            }
+        }
+    }
+}
+
+fn elapsed(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

@@ -1,0 +1,54 @@
+//! Plain lines, for logs and CI: one line when a step starts, one when it ends.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::{Reporter, StepStatus, elapsed};
+use crate::plan::Step;
+
+pub struct PlainReporter {
+    quiet: bool,
+}
+
+impl PlainReporter {
+    pub fn new(quiet: bool) -> PlainReporter {
+        PlainReporter { quiet }
+    }
+
+    fn line(&self, text: &str) {
+        if !self.quiet {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout must not abort a deploy half-way: progress is best effort.
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    }
+}
+
+impl Reporter for PlainReporter {
+    fn step_started(&mut self, n: usize, total: usize, step: &Step) {
+        self.line(&format!("[{n:>2}/{total}] {}", step.description));
+    }
+
+    fn step_progress(&mut self, message: &str) {
+        self.line(&format!("        {message}"));
+    }
+
+    fn step_finished(&mut self, n: usize, _step: &Step, status: StepStatus, took: Duration) {
+        let word = match status {
+            StepStatus::Done => "done",
+            StepStatus::Failed => "FAILED",
+            StepStatus::Skipped => "skipped",
+        };
+        self.line(&format!("[{n:>2}] {word} in {}", elapsed(took)));
+    }
+
+    fn note(&mut self, message: &str) {
+        self.line(&format!("  --> {message}"));
+    }
+
+    fn result(&mut self, _result: &serde_json::Value, human: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{human}");
+    }
+}

@@ -1,0 +1,384 @@
+//! `bgdeploy up` against the real engine: the blue-green deploy, its failure paths and
+//! its default-route safety (DESIGN.md §2, issue 3).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::harness::{DEMO_V1, DEMO_V2, TestEnv, docker, require_engine, require_images, snapshot};
+
+/// App `<prefix>shop`, stage `stage`, proxy driver none.
+fn spec(env: &TestEnv, image: &str, extra: &str) -> (String, String) {
+    let app = env.name("shop");
+    let yaml = format!(
+        "apps:\n  {app}:\n    image: {image}\n    port: 8080\n    health: {{http: /up, interval: 100ms, deadline: 20s}}\n    drain: 1s\n    stop_timeout: 2s\n    keep: 1\n{extra}    stages:\n      stage: {{}}\n"
+    );
+    (app, yaml)
+}
+
+/// Names of the app's release containers (not the lock), by state.
+fn containers(app: &str, running_only: bool) -> Vec<String> {
+    let mut args = vec![
+        "ps".to_string(),
+        "-a".into(),
+        "--filter".into(),
+        format!("label=bgdeploy.app={app}"),
+        "--filter".into(),
+        "label=bgdeploy.kind=app".into(),
+        "--format".into(),
+        "{{.Names}}".into(),
+    ];
+    if running_only {
+        args.extend(["--filter".into(), "status=running".into()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut names: Vec<String> = docker(&args).lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+/// The running containers attached to FRONT_<app>_stage.
+fn live(app: &str) -> Vec<String> {
+    let front = format!("FRONT_{app}_stage");
+    containers(app, true)
+        .into_iter()
+        .filter(|c| {
+            docker(&["inspect", "-f", "{{json .NetworkSettings.Networks}}", c]).contains(&front)
+        })
+        .collect()
+}
+
+fn back_ip(app: &str, container: &str) -> String {
+    let template =
+        format!("{{{{(index .NetworkSettings.Networks \"BACK_{app}_stage\").IPAddress}}}}");
+    docker(&["inspect", "-f", &template, container])
+        .trim()
+        .to_string()
+}
+
+/// GET over plain TCP from the host (busybox wget segfaults on the host; no curl needed).
+fn http_get(ip: &str, path: &str) -> Option<String> {
+    let mut s =
+        TcpStream::connect_timeout(&format!("{ip}:8080").parse().ok()?, Duration::from_secs(2))
+            .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    let status = body.split_whitespace().nth(1)?;
+    (status == "200").then(|| body.rsplit("\r\n\r\n").next().unwrap_or("").to_string())
+}
+
+fn serves(app: &str, container: &str, version: &str) -> bool {
+    http_get(&back_ip(app, container), "/version").is_some_and(|b| b.trim() == version)
+}
+
+fn up(env: &TestEnv, yaml: &str, app: &str, extra: &[&str]) -> crate::harness::cli::Run {
+    let mut args = vec!["up", app, "stage"];
+    args.extend_from_slice(extra);
+    env.bgdeploy()
+        .args(args)
+        .spec(yaml)
+        .timeout(Duration::from_secs(90))
+        .run()
+}
+
+#[tokio::test]
+async fn deploys_replace_each_other_and_keep_is_honoured() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+
+    let first = up(&env, &yaml, &app, &[]);
+    first
+        .assert_success()
+        .stdout_contains("is live")
+        .stdout_contains(&format!("BACK_{app}_stage"));
+    let blue = live(&app);
+    assert_eq!(blue.len(), 1, "{blue:?}");
+    assert!(serves(&app, &blue[0], "v1"));
+
+    let second = up(&env, &yaml, &app, &["--image", DEMO_V2]);
+    second.assert_success();
+    let green = live(&app);
+    assert_eq!(green.len(), 1, "{green:?}");
+    assert_ne!(green, blue);
+    assert!(serves(&app, &green[0], "v2"));
+    assert_eq!(containers(&app, true), green, "only the new release runs");
+    assert!(
+        containers(&app, false).contains(&blue[0]),
+        "the old release is kept, stopped"
+    );
+
+    // keep: 1 — the third deploy removes the first release and keeps the second.
+    let third = up(&env, &yaml, &app, &["--output", "json"]);
+    third.assert_success();
+    let lines = third.json_lines();
+    let result = lines.last().expect("a result line");
+    assert_eq!(result["event"], "result");
+    assert_eq!(result["ok"], true);
+    assert!(
+        lines.iter().any(|l| l["event"] == "step_finished"),
+        "{lines:?}"
+    );
+    let now = containers(&app, false);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        !now.contains(&blue[0]),
+        "retired beyond keep must go: {now:?}"
+    );
+    assert!(now.contains(&green[0]));
+}
+
+#[tokio::test]
+async fn a_release_that_never_gets_healthy_leaves_the_live_one_serving() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    let before = live(&app);
+
+    let broken = yaml
+        .replace("deadline: 20s", "deadline: 2s")
+        .replace("    drain:", "    env: {NEVER_HEALTHY: \"1\"}\n    drain:");
+    let run = up(&env, &broken, &app, &["--image", DEMO_V2]);
+    run.assert_code(1)
+        .stderr_contains("/up")
+        .stderr_contains("404");
+    assert_eq!(live(&app), before);
+    assert!(serves(&app, &before[0], "v1"));
+    assert_eq!(
+        containers(&app, false),
+        before,
+        "nothing of the failed release is left"
+    );
+}
+
+#[tokio::test]
+async fn an_extra_network_that_takes_the_route_is_refused_with_exit_5() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    let before = live(&app);
+
+    let early = format!("AAA_{}", env.name("redis"));
+    env.network(&early).create();
+    let with_extra = yaml.replace(
+        "    drain:",
+        &format!("    networks: [{early}]\n    drain:"),
+    );
+    env.bgdeploy()
+        .args(["plan", app.as_str(), "stage"])
+        .spec(&with_extra)
+        .run()
+        .assert_success()
+        .stdout_contains("[route_moves]");
+    let run = up(&env, &with_extra, &app, &["--image", DEMO_V2]);
+    run.assert_code(5).stderr_contains(&early);
+    assert_eq!(live(&app), before);
+    assert!(serves(&app, &before[0], "v1"));
+    assert_eq!(
+        containers(&app, false),
+        before,
+        "nothing of the refused release is left"
+    );
+}
+
+/// Waits until a second release container is running (the deploy is in its health wait).
+fn wait_for_second_release(app: &str) {
+    let t = Instant::now();
+    while containers(app, true).len() < 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the new release never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn sigint_during_the_health_wait_cleans_up_and_exits_1() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    let before = live(&app);
+
+    let slow = yaml
+        .replace("    drain:", "    env: {READY_DELAY: \"60\"}\n    drain:")
+        .replace("deadline: 20s", "deadline: 90s");
+    let running = env
+        .bgdeploy()
+        .args(["up", app.as_str(), "stage", "--image", DEMO_V2])
+        .spec(&slow)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    wait_for_second_release(&app);
+    running.signal("INT");
+    let run = running.wait();
+    run.assert_code(1).stderr_contains("interrupted");
+    assert_eq!(live(&app), before);
+    assert!(serves(&app, &before[0], "v1"));
+    assert_eq!(
+        containers(&app, false),
+        before,
+        "the interrupted release is removed"
+    );
+    let lock = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={app}_stage_lock"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(lock.trim().is_empty(), "the lock is released: {lock}");
+}
+
+#[tokio::test]
+async fn after_kill_9_the_next_up_converges() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    let before = live(&app);
+
+    let slow = yaml
+        .replace("    drain:", "    env: {READY_DELAY: \"60\"}\n    drain:")
+        .replace("deadline: 20s", "deadline: 90s");
+    let running = env
+        .bgdeploy()
+        .args(["up", app.as_str(), "stage", "--image", DEMO_V2])
+        .spec(&slow)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    wait_for_second_release(&app);
+    running.signal("KILL");
+    let _ = running.wait();
+    assert_eq!(
+        live(&app),
+        before,
+        "kill -9 must not touch the live release"
+    );
+    assert!(serves(&app, &before[0], "v1"));
+
+    let next = up(&env, &yaml, &app, &["--image", DEMO_V2]);
+    next.assert_success().stdout_contains("stale");
+    let running = containers(&app, true);
+    assert_eq!(running.len(), 1, "exactly one release runs: {running:?}");
+    assert!(serves(&app, &running[0], "v2"));
+}
+
+#[tokio::test]
+async fn a_missing_image_fails_with_exit_1_and_changes_nothing() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    let before = snapshot(env.prefix());
+    let missing = format!("{}-nope:1", env.prefix().trim_end_matches('_'));
+    let run = up(&env, &yaml, &app, &["--image", &missing]);
+    run.assert_code(1).stderr_contains(&missing);
+    assert_eq!(before, snapshot(env.prefix()), "the engine changed");
+    let never = up(&env, &yaml, &app, &["--image", &missing, "--pull", "never"]);
+    never.assert_code(1).stderr_contains("--pull never");
+    assert_eq!(before, snapshot(env.prefix()), "the engine changed");
+}
+
+#[tokio::test]
+async fn secrets_reach_the_container_and_no_output() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "    secrets: [BGT_DB_PASSWORD]\n");
+    let secret = "hunter2-bgt-very-secret";
+    for output in ["human", "json"] {
+        let run = env
+            .bgdeploy()
+            .args(["-vv", "--output", output, "up", app.as_str(), "stage"])
+            .spec(&yaml)
+            .env("BGT_DB_PASSWORD", secret)
+            .timeout(Duration::from_secs(90))
+            .run();
+        run.assert_success().output_lacks(secret);
+    }
+    // Even a log filter that asks for everything must not print it.
+    env.bgdeploy()
+        .args(["up", app.as_str(), "stage"])
+        .spec(&yaml)
+        .env("BGT_DB_PASSWORD", secret)
+        .env("BGDEPLOY_LOG", "trace")
+        .timeout(Duration::from_secs(90))
+        .run()
+        .assert_success()
+        .output_lacks(secret);
+    let container = &live(&app)[0];
+    let env_list = docker(&["inspect", "-f", "{{json .Config.Env}}", container]);
+    assert!(
+        env_list.contains(&format!("BGT_DB_PASSWORD={secret}")),
+        "{env_list}"
+    );
+}
+
+#[tokio::test]
+async fn a_lock_held_elsewhere_is_exit_4_naming_the_holder() {
+    let Some(engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    let image = engine.ensure_lock_image().await.expect("the lock image");
+    let since = (bgdeploy::time::now_epoch() - 90).to_string();
+    // Held by a deploy on another machine: not stale, whatever its pid.
+    docker(&[
+        "create",
+        "--name",
+        &format!("{app}_stage_lock"),
+        "--label",
+        &format!("bgdeploy.app={app}"),
+        "--label",
+        "bgdeploy.stage=stage",
+        "--label",
+        "bgdeploy.managed=true",
+        "--label",
+        "bgdeploy.kind=lock",
+        "--label",
+        "bgdeploy.lock.owner=ci@elsewhere pid 1",
+        "--label",
+        &format!("bgdeploy.lock.since={since}"),
+        &image,
+    ]);
+    let before = snapshot(env.prefix());
+    let run = up(&env, &yaml, &app, &["--lock-wait", "1s"]);
+    run.assert_code(4)
+        .stderr_contains("ci@elsewhere")
+        .stderr_contains(&format!("bgdeploy lock release {app} stage"));
+    assert_eq!(
+        before,
+        snapshot(env.prefix()),
+        "a locked deploy must change nothing"
+    );
+}
