@@ -29,6 +29,40 @@ pub enum Error {
     )]
     DriverNotAvailable { driver: &'static str },
 
+    /// Nothing to do that the command could do: `cutover` without a standby, `rollback`
+    /// with nothing retired.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+
+    /// `prune`, `down`, `lock release`: the deploy lock was held, or could not be handled.
+    #[error(transparent)]
+    Lock(Box<crate::lock::LockError>),
+
+    /// A command that changes the engine was run without a terminal to ask on, and without `--yes`.
+    #[error(
+        "`bgdeploy {command}` asks for confirmation, but stdin is not a terminal; pass --yes \
+         to go ahead. Nothing was changed"
+    )]
+    NeedsYes { command: String },
+
+    /// The operator answered no at the prompt.
+    #[error("not confirmed; nothing was changed")]
+    Declined,
+
+    /// `doctor` found default routes where they should not be (the findings are on stdout).
+    #[error("doctor flagged {count} problem{}; see the findings above", if *.count == 1 { "" } else { "s" })]
+    Flagged { count: usize },
+
+    /// `prune`/`down` changed part of what they meant to and could not do the rest.
+    #[error(
+        "`bgdeploy {command}` could not finish: {}. Run it again, or remove what is left by hand",
+        failures.join("; ")
+    )]
+    Incomplete {
+        command: String,
+        failures: Vec<String>,
+    },
+
     #[error("could not write the output")]
     Output(#[source] std::io::Error),
 }
@@ -51,7 +85,13 @@ impl Error {
                 exit::USAGE
             }
             Error::Deploy(e) => e.code(),
+            Error::Plan(_) => exit::DEPLOY_FAILED,
             Error::Engine(_) => exit::ENGINE,
+            Error::Lock(e) if matches!(**e, crate::lock::LockError::Held { .. }) => exit::LOCKED,
+            Error::Lock(_) => exit::ENGINE,
+            Error::NeedsYes { .. } => exit::USAGE,
+            Error::Declined | Error::Flagged { .. } => exit::DEPLOY_FAILED,
+            Error::Incomplete { .. } => exit::NEEDS_PERSON,
             Error::Output(_) => exit::DEPLOY_FAILED,
         }
     }
@@ -62,6 +102,10 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             Error::Engine(e) => e.explain(),
+            Error::Lock(e) => match &**e {
+                crate::lock::LockError::Engine(e) => e.explain(),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -76,6 +120,12 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     out
+}
+
+impl From<crate::lock::LockError> for Error {
+    fn from(e: crate::lock::LockError) -> Error {
+        Error::Lock(Box::new(e))
+    }
 }
 
 impl From<crate::execute::DeployError> for Error {

@@ -2,8 +2,8 @@
 //! error; printing goes through `Output`.
 
 mod completions;
+mod deploy;
 mod plan;
-mod up;
 mod validate;
 
 use crate::cli::{Cli, Command, LockAction, Target};
@@ -24,17 +24,45 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             lock_wait,
             pull,
         } => {
-            let args = up::UpArgs {
+            let args = deploy::DeployArgs {
+                command: "up",
+                mode: crate::plan::Mode::Up,
                 target,
                 image: image.as_deref(),
                 no_cutover: *no_cutover,
                 lock_wait: *lock_wait,
                 pull: *pull,
             };
-            up::run(&cli, args).await
+            deploy::run(&cli, args).await
         }
-        Command::Cutover { target, .. } => not_yet(&cli, target, "cutover"),
-        Command::Rollback { target, .. } => not_yet(&cli, target, "rollback"),
+        Command::Cutover { target, lock_wait } => {
+            let args = deploy::DeployArgs {
+                command: "cutover",
+                mode: crate::plan::Mode::Cutover,
+                target,
+                image: None,
+                no_cutover: false,
+                lock_wait: *lock_wait,
+                pull: crate::cli::PullPolicy::Never,
+            };
+            deploy::run(&cli, args).await
+        }
+        Command::Rollback {
+            target,
+            to,
+            lock_wait,
+        } => {
+            let args = deploy::DeployArgs {
+                command: "rollback",
+                mode: crate::plan::Mode::Rollback { to: to.clone() },
+                target,
+                image: None,
+                no_cutover: false,
+                lock_wait: *lock_wait,
+                pull: crate::cli::PullPolicy::Never,
+            };
+            deploy::run(&cli, args).await
+        }
         Command::History { target } => not_yet(&cli, target, "history"),
         Command::Prune { target } => not_yet(&cli, target, "prune"),
         Command::Down { target, .. } => not_yet(&cli, target, "down"),

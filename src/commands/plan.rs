@@ -6,7 +6,7 @@ use super::{deploy, load};
 use crate::cli::{Cli, Target};
 use crate::error::Error;
 use crate::output::Output;
-use crate::plan::{PlanOptions, Pull, plan};
+use crate::plan::{Mode, PlanOptions, Pull, plan};
 use crate::{engine, observe, render, secret, time};
 
 pub async fn run(
@@ -28,7 +28,8 @@ pub async fn run(
         no_cutover: false,
         lock_wait: Duration::ZERO,
         pull: Pull::Missing,
+        mode: Mode::Up,
     };
-    let plan = plan(deploy, &observed, &opts);
+    let plan = plan(deploy, &observed, &opts)?;
     out.text_or_json(&render::plan::human(&plan), &render::plan::json(&plan))
 }

@@ -78,6 +78,7 @@ impl Executor<'_> {
                 self.undo.push(Undo::RemoveContainer {
                     container: container.clone(),
                 });
+                self.created.push(container.clone());
                 self.outcome.container = Some(container.clone());
                 let spec = self.container_spec(container, image, network, *gw_priority);
                 engine.create_container(&spec).await.map_err(on_step)?;
@@ -88,8 +89,9 @@ impl Executor<'_> {
                 gw_priority,
                 ..
             } => {
-                if Some(container.as_str()) == deploy.proxy.driver.container() {
-                    // The proxy outlives this run: detach it again if the run fails.
+                if !self.created.contains(container) {
+                    // The proxy, a standby, a rolled-back release outlive this run: detach
+                    // them again if it fails. A container this run made is simply removed.
                     self.undo.push(Undo::Disconnect {
                         container: container.clone(),
                         network: network.clone(),
@@ -101,9 +103,16 @@ impl Executor<'_> {
                     .map_err(on_step)?;
             }
             Action::StartContainer { container } => {
+                if !self.created.contains(container) {
+                    self.undo.push(Undo::Stop {
+                        container: container.clone(),
+                    });
+                }
                 engine.start_container(container).await.map_err(on_step)?;
             }
             Action::WaitHealthy { container, .. } => {
+                // The release waited for is the one this run makes live (or leaves standing by).
+                self.outcome.container = Some(container.clone());
                 let (id, ip) = self.back_address(container).await?;
                 let reporter = &mut *self.reporter;
                 let mut on_probe = |r: &health::ProbeReport| reporter.step_progress(&r.to_string());

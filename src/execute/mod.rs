@@ -24,8 +24,17 @@ use crate::spec::Deploy;
 /// Something this run did that must be undone if it fails before the switch.
 #[derive(Debug, Clone)]
 enum Undo {
-    RemoveContainer { container: String },
-    Disconnect { container: String, network: String },
+    RemoveContainer {
+        container: String,
+    },
+    Disconnect {
+        container: String,
+        network: String,
+    },
+    /// A retired release that `rollback` started goes back to being retired.
+    Stop {
+        container: String,
+    },
 }
 
 /// What a finished run did.
@@ -65,6 +74,8 @@ pub struct Executor<'a> {
     undo: Vec<Undo>,
     /// Set once the old release left the front network: from then on, no undo.
     switched: bool,
+    /// Containers this run created: undoing removes them, so their attachments need no undo.
+    created: Vec<String>,
     outcome: Outcome,
     started: Instant,
     started_epoch: i64,
@@ -92,6 +103,7 @@ impl<'a> Executor<'a> {
             lock: None,
             undo: Vec::new(),
             switched: false,
+            created: Vec::new(),
             outcome: Outcome::default(),
             started: Instant::now(),
             started_epoch: crate::time::now_epoch(),
@@ -166,6 +178,12 @@ impl<'a> Executor<'a> {
                         .disconnect_network(container, network, true)
                         .await,
                 ),
+                Undo::Stop { container } => (
+                    format!("stop {container} again"),
+                    self.engine
+                        .stop_container(container, self.deploy.stop_timeout)
+                        .await,
+                ),
             };
             match result {
                 Ok(()) => self.reporter.note(&format!("undone: {what}")),
@@ -174,7 +192,7 @@ impl<'a> Executor<'a> {
         }
         if failures.is_empty() {
             self.reporter
-                .note("the live release was not touched; nothing of the new one is left");
+                .note("the live release was not touched; everything this run did is undone");
             return err;
         }
         DeployError::NeedsPerson {

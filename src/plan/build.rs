@@ -7,13 +7,14 @@ use super::step::{Action, ProxyPhase, RouteChange, Step, secs};
 use super::warning::{Warning, WarningCode};
 use super::{Plan, priority};
 use crate::names;
-use crate::observe::{Attachment, NetworkLookup, Observed, ProxyLookup, Role};
+use crate::observe::{Attachment, ContainerInfo, NetworkLookup, Observed, ProxyLookup, Role};
 use crate::route::{Endpoint, default_route_holder};
 use crate::spec::{Deploy, HealthCheck, ProxyDriver};
 
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
-    /// The image to deploy (`--image`, else the spec's).
+    /// The image to deploy (`--image`, else the spec's). For `cutover` and `rollback`, ignored:
+    /// the image is the one of the container that becomes live.
     pub image: String,
     /// Unique part of the new container's name.
     pub suffix: String,
@@ -21,6 +22,43 @@ pub struct PlanOptions {
     pub no_cutover: bool,
     pub lock_wait: Duration,
     pub pull: Pull,
+    pub mode: Mode,
+}
+
+/// Which command the plan is for. All three share the switch (DESIGN.md §2 steps 5–9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// A new release from `image`.
+    #[default]
+    Up,
+    /// Make the standby live.
+    Cutover,
+    /// Make a retired release live again: the newest, or the one named.
+    Rollback { to: Option<String> },
+}
+
+/// Why there is no plan: `cutover` with no standby, `rollback` with nothing retired.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "{app}/{stage} has no standby to cut over to; start one with `bgdeploy up {app} {stage} --no-cutover`"
+    )]
+    NoStandby { app: String, stage: String },
+    #[error(
+        "{app}/{stage} has no retired release to roll back to (keep: {keep}); `bgdeploy status {app} {stage}` shows what there is"
+    )]
+    NothingRetired {
+        app: String,
+        stage: String,
+        keep: u32,
+    },
+    #[error("{name} is not a retired release of {app}/{stage}; retired: {retired}")]
+    NotRetired {
+        name: String,
+        app: String,
+        stage: String,
+        retired: String,
+    },
 }
 
 /// When the image is pulled (`--pull`).
@@ -191,8 +229,9 @@ fn health_desc(deploy: &Deploy) -> String {
     format!("{check}, {} in a row", h.healthy)
 }
 
-/// Turns a validated deploy and the observed state into the steps of `up`.
-pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
+/// Turns a validated deploy and the observed state into the steps of `up`, `cutover` or
+/// `rollback`.
+pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut b = Builder {
         obs,
         steps: Vec::new(),
@@ -200,17 +239,31 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
     };
     let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
     let back = names::back_network(app, stage);
-    let front = names::front_network(app, stage);
     let lock = names::lock_name(app, stage);
-    let new = names::container_name(app, stage, &opts.suffix);
+
+    // What becomes live, decided before any step so that a plan that cannot be is no plan.
+    let target = match &opts.mode {
+        Mode::Up => None,
+        Mode::Cutover => {
+            Some(
+                obs.with_role(Role::Standby)
+                    .next()
+                    .ok_or_else(|| PlanError::NoStandby {
+                        app: app.into(),
+                        stage: stage.into(),
+                    })?,
+            )
+        }
+        Mode::Rollback { to } => Some(rollback_target(deploy, obs, to.as_deref())?),
+    };
 
     // 1. Lock.
     if let Some(l) = &obs.lock {
         b.warn(
             WarningCode::Locked,
             format!(
-                "another deploy holds the lock {lock} ({}, since {}); `up` will wait --lock-wait, then exit 4. \
-                 If that deploy is gone: `bgdeploy lock release {app} {stage}`.",
+                "another deploy holds the lock {lock} ({}, since {}); it will be waited for up to \
+                 --lock-wait, then bgdeploy exits 4. If that deploy is gone: `bgdeploy lock release {app} {stage}`.",
                 l.owner,
                 crate::time::since_epoch_rfc3339(l.since)
             ),
@@ -223,22 +276,127 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
             wait_secs: secs(opts.lock_wait),
         },
     );
-    // Pulled before anything is created, so that a pull that fails leaves the engine as it was.
-    let pull = match opts.pull {
-        Pull::Always => true,
-        Pull::Missing | Pull::Never => !obs.image_present,
-    };
-    if pull {
-        b.step(
-            &opts.image,
-            Action::PullImage {
-                image: opts.image.clone(),
-                allowed: opts.pull != Pull::Never,
-            },
-        );
+    if opts.mode == Mode::Up {
+        // Pulled before anything is created, so that a pull that fails leaves the engine as it was.
+        let pull = match opts.pull {
+            Pull::Always => true,
+            Pull::Missing | Pull::Never => !obs.image_present,
+        };
+        if pull {
+            b.step(
+                &opts.image,
+                Action::PullImage {
+                    image: opts.image.clone(),
+                    allowed: opts.pull != Pull::Never,
+                },
+            );
+        }
     }
 
     // 2. Networks and the proxy's attachment.
+    let nets = networks_and_proxy(&mut b, deploy);
+
+    // 3-4. The release that becomes live, healthy on the back network.
+    let (new, image, mut sim) = match target {
+        None => {
+            let new = names::container_name(app, stage, &opts.suffix);
+            let sim = new_release(&mut b, deploy, opts, &new, nets.back_internal);
+            (new, opts.image.clone(), sim)
+        }
+        Some(c) => {
+            if c.state != "running" {
+                b.step(
+                    &c.name,
+                    Action::StartContainer {
+                        container: c.name.clone(),
+                    },
+                );
+            }
+            let sim = Sim::from_attachments(&c.name, &c.attachments);
+            (c.name.clone(), c.image.clone(), sim)
+        }
+    };
+    b.step(
+        &new,
+        Action::WaitHealthy {
+            container: new.clone(),
+            check: health_desc(deploy),
+            deadline_secs: secs(deploy.health.deadline),
+        },
+    );
+
+    if !(opts.mode == Mode::Up && opts.no_cutover) {
+        switch(&mut b, deploy, &nets, &new, &mut sim);
+    }
+
+    // 9. History and lock.
+    b.step(
+        format!("{app}/{stage}"),
+        Action::RecordHistory {
+            app: app.to_string(),
+            stage: stage.to_string(),
+        },
+    );
+    b.step(format!("{app}/{stage}"), Action::ReleaseLock { lock });
+    let _ = back;
+    Ok(Plan {
+        app: app.to_string(),
+        stage: stage.to_string(),
+        image,
+        container: new,
+        engine: obs.engine.clone(),
+        steps: b.steps,
+        warnings: b.warnings,
+    })
+}
+
+fn rollback_target<'o>(
+    deploy: &Deploy,
+    obs: &'o Observed,
+    to: Option<&str>,
+) -> Result<&'o ContainerInfo, PlanError> {
+    let (app, stage) = (deploy.app.clone(), deploy.stage.clone());
+    let mut retired = obs.with_role(Role::Retired);
+    match to {
+        None => retired.next().ok_or(PlanError::NothingRetired {
+            app,
+            stage,
+            keep: deploy.keep,
+        }),
+        Some(name) => obs
+            .with_role(Role::Retired)
+            .find(|c| c.name == name)
+            .ok_or_else(|| PlanError::NotRetired {
+                name: name.to_string(),
+                app,
+                stage,
+                retired: {
+                    let names: Vec<&str> = retired.map(|c| c.name.as_str()).collect();
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                },
+            }),
+    }
+}
+
+/// What step 2 found out, for the later steps.
+struct Nets {
+    front: String,
+    back: String,
+    back_internal: bool,
+    front_internal: bool,
+    proxy: Option<String>,
+}
+
+/// Step 2: BACK_ and FRONT_, and the proxy on FRONT_ with its route checked.
+fn networks_and_proxy(b: &mut Builder<'_>, deploy: &Deploy) -> Nets {
+    let obs = b.obs;
+    let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
+    let front = names::front_network(app, stage);
+    let back = names::back_network(app, stage);
     let back_internal = b.ensure_network(&obs.back, false);
     let front_internal = b.ensure_network(&obs.front, deploy.front_internal);
     if let (true, Some(f)) = (deploy.front_internal, obs.front.found()) {
@@ -265,11 +423,11 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
             ),
         );
     }
-    let proxy_name = deploy.proxy.driver.container().map(str::to_string);
-    match (&obs.proxy, &proxy_name) {
+    let proxy = deploy.proxy.driver.container().map(str::to_string);
+    match (&obs.proxy, &proxy) {
         (ProxyLookup::Found(p), Some(name)) => {
             if !p.running {
-                b.warn(WarningCode::ProxyMissing, format!("proxy container {name} is not running; start it before `up`."));
+                b.warn(WarningCode::ProxyMissing, format!("proxy container {name} is not running; start it first."));
             }
             if !p.attachments.iter().any(|a| a.network == front) {
                 let mut sim = Sim::from_attachments(name, &p.attachments);
@@ -281,9 +439,9 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
                     &change,
                     &front,
                     &format!(
-                        "Every client of the proxy would lose its connections. Fix: create {front} as internal \
-                         (front_internal: true; `docker network rm {front}` if it exists, then deploy again), \
-                         or use Engine 28+ where bgdeploy sends GwPriority."
+                        "Every client of the proxy would lose its connections, so bgdeploy refuses (exit 5). Fix: \
+                         create {front} as internal (front_internal: true; `docker network rm {front}` if it \
+                         exists, then deploy again), or use Engine 28+ where bgdeploy sends GwPriority."
                     ),
                 );
                 let expect = change.before.clone();
@@ -301,14 +459,30 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
         }
         (ProxyLookup::Missing { .. }, Some(name)) => b.warn(
             WarningCode::ProxyMissing,
-            format!(
-                "proxy container {name} does not exist on the engine; start it (or fix proxy.container) before `up`."
-            ),
+            format!("proxy container {name} does not exist on the engine; start it (or fix proxy.container) first."),
         ),
         _ => {}
     }
+    Nets {
+        front,
+        back,
+        back_internal,
+        front_internal,
+        proxy,
+    }
+}
 
-    // 3. The new container.
+/// Steps 3: leftovers and a replaced standby go; the new release is created on BACK_, joins
+/// the extra networks and starts. Returns its endpoints for the route simulation.
+fn new_release(
+    b: &mut Builder<'_>,
+    deploy: &Deploy,
+    opts: &PlanOptions,
+    new: &str,
+    back_internal: bool,
+) -> Sim {
+    let obs = b.obs;
+    let back = names::back_network(&deploy.app, &deploy.stage);
     for leftover in obs.with_role(Role::Leftover) {
         b.step(
             &leftover.name,
@@ -323,7 +497,7 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
             &standby.name,
             Action::RemoveContainer {
                 container: standby.name.clone(),
-                reason: "replaced by this deploy".into(),
+                reason: "standby replaced by this deploy".into(),
             },
         );
     }
@@ -332,9 +506,9 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
         env.extend(["VIRTUAL_HOST".to_string(), "VIRTUAL_PORT".to_string()]);
     }
     b.step(
-        &new,
+        new,
         Action::CreateContainer {
-            container: new.clone(),
+            container: new.to_string(),
             image: opts.image.clone(),
             network: back.clone(),
             gw_priority: b.priority(priority::BACK),
@@ -343,7 +517,7 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
         },
     );
     let mut sim = Sim {
-        container: new.clone(),
+        container: new.to_string(),
         endpoints: vec![Endpoint {
             network: back.clone(),
             internal: back_internal,
@@ -362,14 +536,12 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
                         matches.len()
                     ),
                 );
-                matches[0].internal
+                matches.first().is_some_and(|m| m.internal)
             }
             NetworkLookup::Missing { .. } => {
                 b.warn(
                     WarningCode::NetworkMissing,
-                    format!(
-                        "network {name} (listed in networks:) does not exist; create it or remove it from the spec."
-                    ),
+                    format!("network {name} (listed in networks:) does not exist; create it or remove it from the spec."),
                 );
                 false
             }
@@ -391,9 +563,9 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
             ),
         );
         b.step(
-            &new,
+            new,
             Action::ConnectNetwork {
-                container: new.clone(),
+                container: new.to_string(),
                 network: name.clone(),
                 gw_priority: b.priority(priority::EXTRA),
                 route: change,
@@ -401,143 +573,138 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Plan {
         );
     }
     b.step(
-        &new,
+        new,
         Action::StartContainer {
-            container: new.clone(),
+            container: new.to_string(),
         },
     );
     if !deploy.networks.is_empty() {
         b.step(
-            &new,
+            new,
             Action::CheckRoute {
-                container: new.clone(),
-                expect: Some(back.clone()),
+                container: new.to_string(),
+                expect: Some(back),
             },
         );
     }
+    sim
+}
 
-    // 4. Health.
-    b.step(
-        &new,
-        Action::WaitHealthy {
-            container: new.clone(),
-            check: health_desc(deploy),
-            deadline_secs: secs(deploy.health.deadline),
-        },
-    );
-
-    if !opts.no_cutover {
-        // 5. Front network, route check.
+/// Steps 5-8: `new` joins FRONT_ (route checked), the proxy routes to it, the old live
+/// releases leave (proxy, drain, FRONT_, stop), and retired ones beyond `keep` go.
+///
+/// The old release stays on FRONT_ while it drains, so that requests in flight through the
+/// proxy can finish — except with nginx-proxy, which only drops a backend from its generated
+/// config once the container has left the shared network.
+fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mut Sim) {
+    let obs = b.obs;
+    let front = &nets.front;
+    if !sim.endpoints.iter().any(|e| &e.network == front) {
         let change = sim.connect(
             Endpoint {
                 network: front.clone(),
-                internal: front_internal,
+                internal: nets.front_internal,
                 gw_priority: priority::FRONT,
             },
             obs,
         );
         b.route_warning(
             &change,
-            &front,
-            &format!("`up` would stop with exit 5. Fix: create {front} as internal, or keep {back} sorting first."),
+            front,
+            &format!("bgdeploy would stop with exit 5. Fix: create {front} as internal, or keep {} sorting first.", nets.back),
         );
         b.step(
-            &new,
+            new,
             Action::ConnectNetwork {
-                container: new.clone(),
+                container: new.to_string(),
                 network: front.clone(),
                 gw_priority: b.priority(priority::FRONT),
                 route: change,
             },
         );
+    }
+    b.step(
+        new,
+        Action::CheckRoute {
+            container: new.to_string(),
+            expect: Some(nets.back.clone()),
+        },
+    );
+
+    let driver = deploy.proxy.driver.name().to_string();
+    let switch = !matches!(deploy.proxy.driver, ProxyDriver::None);
+    let proxy = nets.proxy.clone().unwrap_or_else(|| driver.clone());
+    if switch {
         b.step(
-            &new,
-            Action::CheckRoute {
-                container: new.clone(),
-                expect: Some(back.clone()),
+            &proxy,
+            Action::ProxySwitch {
+                driver: driver.clone(),
+                phase: ProxyPhase::Add,
+                container: new.to_string(),
             },
         );
-
-        // 6. Proxy routes to the new container.
-        let driver = deploy.proxy.driver.name().to_string();
-        let switch = !matches!(deploy.proxy.driver, ProxyDriver::None);
-        let proxy_target = proxy_name.clone().unwrap_or_else(|| driver.clone());
-        if switch {
+    }
+    let old: Vec<&ContainerInfo> = obs.live().filter(|c| c.name != new).collect();
+    let leaves_first = matches!(deploy.proxy.driver, ProxyDriver::NginxProxy { .. });
+    for c in &old {
+        let name = c.name.clone();
+        if leaves_first {
             b.step(
-                &proxy_target,
-                Action::ProxySwitch {
-                    driver: driver.clone(),
-                    phase: ProxyPhase::Add,
-                    container: new.clone(),
-                },
-            );
-        }
-
-        // 7-8. Old live: detach, proxy again, drain, stop.
-        for old in &live {
-            b.step(
-                &old.name,
+                &name,
                 Action::DisconnectNetwork {
-                    container: old.name.clone(),
+                    container: name.clone(),
                     network: front.clone(),
                 },
             );
-            if switch {
-                b.step(
-                    &proxy_target,
-                    Action::ProxySwitch {
-                        driver: driver.clone(),
-                        phase: ProxyPhase::Remove,
-                        container: old.name.clone(),
-                    },
-                );
-            }
+        }
+        if switch {
             b.step(
-                &old.name,
-                Action::Drain {
-                    container: old.name.clone(),
-                    port: deploy.port,
-                    max_secs: secs(deploy.drain),
-                },
-            );
-            b.step(
-                &old.name,
-                Action::StopContainer {
-                    container: old.name.clone(),
-                    timeout_secs: secs(deploy.stop_timeout),
+                &proxy,
+                Action::ProxySwitch {
+                    driver: driver.clone(),
+                    phase: ProxyPhase::Remove,
+                    container: name.clone(),
                 },
             );
         }
-        // Retired after this deploy: the old live ones (newest), then those already retired.
-        let retired = live.iter().copied().chain(obs.with_role(Role::Retired));
-        for gone in retired.skip(deploy.keep as usize) {
+        b.step(
+            &name,
+            Action::Drain {
+                container: name.clone(),
+                port: deploy.port,
+                max_secs: secs(deploy.drain),
+            },
+        );
+        if !leaves_first {
             b.step(
-                &gone.name,
-                Action::RemoveContainer {
-                    container: gone.name.clone(),
-                    reason: format!("retired beyond keep: {}", deploy.keep),
+                &name,
+                Action::DisconnectNetwork {
+                    container: name.clone(),
+                    network: front.clone(),
                 },
             );
         }
+        b.step(
+            &name,
+            Action::StopContainer {
+                container: name.clone(),
+                timeout_secs: secs(deploy.stop_timeout),
+            },
+        );
     }
-
-    // 9. History and lock.
-    b.step(
-        format!("{app}/{stage}"),
-        Action::RecordHistory {
-            app: app.to_string(),
-            stage: stage.to_string(),
-        },
-    );
-    b.step(format!("{app}/{stage}"), Action::ReleaseLock { lock });
-
-    Plan {
-        app: app.to_string(),
-        stage: stage.to_string(),
-        image: opts.image.clone(),
-        container: new,
-        engine: obs.engine.clone(),
-        steps: b.steps,
-        warnings: b.warnings,
+    // Retired after this run, newest first: the releases that just left, then those already
+    // retired (less the one a rollback brings back).
+    let retired = old
+        .iter()
+        .copied()
+        .chain(obs.with_role(Role::Retired).filter(|c| c.name != new));
+    for gone in retired.skip(deploy.keep as usize) {
+        b.step(
+            &gone.name,
+            Action::RemoveContainer {
+                container: gone.name.clone(),
+                reason: format!("retired beyond keep: {}", deploy.keep),
+            },
+        );
     }
 }

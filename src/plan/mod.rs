@@ -5,7 +5,7 @@ mod build;
 mod step;
 mod warning;
 
-pub use build::{PlanOptions, Pull, plan};
+pub use build::{Mode, PlanError, PlanOptions, Pull, plan};
 pub use step::{Action, ProxyPhase, RouteChange, Step};
 pub use warning::{Warning, WarningCode};
 

@@ -129,7 +129,12 @@ fn opts() -> PlanOptions {
         no_cutover: false,
         lock_wait: Duration::ZERO,
         pull: Pull::Missing,
+        mode: Mode::Up,
     }
+}
+
+fn plan_ok(d: &Deploy, obs: &Observed, o: &PlanOptions) -> Plan {
+    plan(d, obs, o).expect("a plan")
 }
 
 fn snap(name: &str, plan: &Plan) {
@@ -139,7 +144,7 @@ fn snap(name: &str, plan: &Plan) {
 
 #[test]
 fn first_deploy_creates_networks_and_attaches_the_proxy() {
-    let plan = plan(&deploy(), &empty(41), &opts());
+    let plan = plan_ok(&deploy(), &empty(41), &opts());
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     snap("first_deploy", &plan);
 }
@@ -170,7 +175,7 @@ fn second_deploy_retires_the_live_container_and_honours_keep() {
             vec![att("BACK_shop_stage", false)],
         ),
     ];
-    let plan = plan(&deploy(), &obs, &opts());
+    let plan = plan_ok(&deploy(), &obs, &opts());
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     let removed: Vec<&str> = plan
         .steps
@@ -193,7 +198,7 @@ fn an_extra_network_sorting_before_back_is_a_route_warning() {
         NetworkLookup::Found(net("AAA_redis", false, false)),
         NetworkLookup::Found(net("shared_cache", false, false)),
     ];
-    let plan = plan(&d, &obs, &opts());
+    let plan = plan_ok(&d, &obs, &opts());
     let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
     assert_eq!(codes, [WarningCode::RouteMoves]);
     assert!(
@@ -210,7 +215,7 @@ fn gw_priority_keeps_the_route_on_engine_28() {
     d.networks = vec!["AAA_redis".into()];
     let mut obs = empty(48);
     obs.extras = vec![NetworkLookup::Found(net("AAA_redis", false, false))];
-    let plan = plan(&d, &obs, &opts());
+    let plan = plan_ok(&d, &obs, &opts());
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     let priorities: Vec<Option<i64>> = plan
         .steps
@@ -237,7 +242,7 @@ fn gw_priority_keeps_the_route_on_engine_28() {
 fn a_non_internal_front_next_to_a_proxy_on_bridge_is_predicted() {
     let mut obs = empty(41);
     obs.front = NetworkLookup::Found(net("FRONT_shop_stage", false, true));
-    let plan = plan(&deploy(), &obs, &opts());
+    let plan = plan_ok(&deploy(), &obs, &opts());
     let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
     assert_eq!(
         codes,
@@ -285,7 +290,7 @@ fn trouble_on_the_engine_is_reported_not_hidden() {
     )];
     let mut o = opts();
     o.no_cutover = true;
-    let plan = plan(&deploy(), &obs, &o);
+    let plan = plan_ok(&deploy(), &obs, &o);
     let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
     assert_eq!(
         codes,
@@ -300,7 +305,7 @@ fn trouble_on_the_engine_is_reported_not_hidden() {
 
 #[test]
 fn plan_has_no_secret_values() {
-    let plan = plan(&deploy(), &empty(41), &opts());
+    let plan = plan_ok(&deploy(), &empty(41), &opts());
     let text = render::plan::human(&plan) + &render::plan::json(&plan);
     assert!(text.contains("DATABASE_URL"));
     assert!(

@@ -12,5 +12,6 @@ mod health;
 mod lock;
 mod observe;
 mod route;
+mod switch;
 mod route_read;
 mod up;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{DEMO_V1, DEMO_V2, TestEnv, docker, require_engine, require_images, snapshot};
 
 /// App `<prefix>shop`, stage `stage`, proxy driver none.
-fn spec(env: &TestEnv, image: &str, extra: &str) -> (String, String) {
+pub fn spec(env: &TestEnv, image: &str, extra: &str) -> (String, String) {
     let app = env.name("shop");
     let yaml = format!(
         "apps:\n  {app}:\n    image: {image}\n    port: 8080\n    health: {{http: /up, interval: 100ms, deadline: 20s}}\n    drain: 1s\n    stop_timeout: 2s\n    keep: 1\n{extra}    stages:\n      stage: {{}}\n"
@@ -17,7 +17,7 @@ fn spec(env: &TestEnv, image: &str, extra: &str) -> (String, String) {
 }
 
 /// Names of the app's release containers (not the lock), by state.
-fn containers(app: &str, running_only: bool) -> Vec<String> {
+pub fn containers(app: &str, running_only: bool) -> Vec<String> {
     let mut args = vec![
         "ps".to_string(),
         "-a".into(),
@@ -38,7 +38,7 @@ fn containers(app: &str, running_only: bool) -> Vec<String> {
 }
 
 /// The running containers attached to FRONT_<app>_stage.
-fn live(app: &str) -> Vec<String> {
+pub fn live(app: &str) -> Vec<String> {
     let front = format!("FRONT_{app}_stage");
     containers(app, true)
         .into_iter()
@@ -48,7 +48,7 @@ fn live(app: &str) -> Vec<String> {
         .collect()
 }
 
-fn back_ip(app: &str, container: &str) -> String {
+pub fn back_ip(app: &str, container: &str) -> String {
     let template =
         format!("{{{{(index .NetworkSettings.Networks \"BACK_{app}_stage\").IPAddress}}}}");
     docker(&["inspect", "-f", &template, container])
@@ -57,7 +57,7 @@ fn back_ip(app: &str, container: &str) -> String {
 }
 
 /// GET over plain TCP from the host (busybox wget segfaults on the host; no curl needed).
-fn http_get(ip: &str, path: &str) -> Option<String> {
+pub fn http_get(ip: &str, path: &str) -> Option<String> {
     let mut s =
         TcpStream::connect_timeout(&format!("{ip}:8080").parse().ok()?, Duration::from_secs(2))
             .ok()?;
@@ -69,11 +69,11 @@ fn http_get(ip: &str, path: &str) -> Option<String> {
     (status == "200").then(|| body.rsplit("\r\n\r\n").next().unwrap_or("").to_string())
 }
 
-fn serves(app: &str, container: &str, version: &str) -> bool {
+pub fn serves(app: &str, container: &str, version: &str) -> bool {
     http_get(&back_ip(app, container), "/version").is_some_and(|b| b.trim() == version)
 }
 
-fn up(env: &TestEnv, yaml: &str, app: &str, extra: &[&str]) -> crate::harness::cli::Run {
+pub fn up(env: &TestEnv, yaml: &str, app: &str, extra: &[&str]) -> crate::harness::cli::Run {
     let mut args = vec!["up", app, "stage"];
     args.extend_from_slice(extra);
     env.bgdeploy()

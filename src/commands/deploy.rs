@@ -1,6 +1,6 @@
-//! `bgdeploy up APP STAGE`: load → observe → plan → execute. The lock is taken first, then
-//! the engine is observed again and the plan remade under it, so that a deploy that waited
-//! for the lock acts on what the previous one left, not on what was there before.
+//! `up`, `cutover` and `rollback`: load → observe → plan → execute, one path for the three.
+//! The lock is taken first, then the engine is observed again and the plan remade under it,
+//! so that a run that waited for the lock acts on what the previous one left.
 
 use std::time::Duration;
 
@@ -10,12 +10,14 @@ use crate::engine::{self, Engine};
 use crate::error::{Error, exit};
 use crate::execute::{self, Cancel, DeployError, Executor, Job};
 use crate::observe;
-use crate::plan::{Plan, PlanOptions, Pull, WarningCode, plan};
+use crate::plan::{Mode, Plan, PlanOptions, Pull, WarningCode, plan};
 use crate::progress;
 use crate::spec::{Deploy, ProxyDriver};
 use crate::{secret, time};
 
-pub struct UpArgs<'a> {
+pub struct DeployArgs<'a> {
+    pub command: &'static str,
+    pub mode: Mode,
     pub target: &'a Target,
     pub image: Option<&'a str>,
     pub no_cutover: bool,
@@ -23,7 +25,7 @@ pub struct UpArgs<'a> {
     pub pull: PullPolicy,
 }
 
-pub async fn run(cli: &Cli, args: UpArgs<'_>) -> Result<(), Error> {
+pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
     let spec = load(cli)?;
     let deploy = deploy(&spec, args.target)?;
     let secrets = secret::resolve(&deploy.secrets, |name| std::env::var(name).ok())?;
@@ -44,12 +46,15 @@ pub async fn run(cli: &Cli, args: UpArgs<'_>) -> Result<(), Error> {
             PullPolicy::Always => Pull::Always,
             PullPolicy::Never => Pull::Never,
         },
+        mode: args.mode.clone(),
     };
     let first = plan(
         deploy,
         &observe::observe(&engine, deploy, &image).await?,
         &opts,
-    );
+    )?;
+    // cutover and rollback deploy the image of the container they make live.
+    let image = first.image.clone();
     refuse_blocking(&first, deploy).map_err(Error::from)?;
 
     let mut reporter = progress::for_output(cli.output, cli.quiet);
@@ -63,7 +68,7 @@ pub async fn run(cli: &Cli, args: UpArgs<'_>) -> Result<(), Error> {
         &mut *reporter,
         Cancel::on_signals(),
         Job {
-            command: "up",
+            command: args.command,
             image: image.clone(),
             cutover: !args.no_cutover,
         },
@@ -77,13 +82,14 @@ pub async fn run(cli: &Cli, args: UpArgs<'_>) -> Result<(), Error> {
     match (outcome, failure) {
         (Some(outcome), _) => {
             let role = if args.no_cutover { "standby" } else { "live" };
-            let (doc, human) = execute::result_document("up", deploy, &image, &outcome, role);
+            let (doc, human) =
+                execute::result_document(args.command, deploy, &image, &outcome, role);
             reporter.result(&doc, &human);
             Ok(())
         }
         (None, Some(err)) => {
             if cli.output == OutputFormat::Json {
-                reporter.result(&execute::failure_document("up", deploy, &err), "");
+                reporter.result(&execute::failure_document(args.command, deploy, &err), "");
             }
             Err(Error::from(err))
         }
@@ -107,7 +113,12 @@ async fn run_plan(
             step: "read the app/stage's state".into(),
             source: Box::new(source),
         })?;
-    let plan = plan(deploy, &observed, opts);
+    // Under the lock the standby or the retired release may have gone: that is a failure
+    // of this run, not a usage error.
+    let plan = plan(deploy, &observed, opts).map_err(|e| DeployError::Refused {
+        reason: e.to_string(),
+        code: exit::DEPLOY_FAILED,
+    })?;
     refuse_blocking(&plan, deploy)?;
     let (_, rest) = execute::split_lock(&plan);
     exec.run(rest, total).await

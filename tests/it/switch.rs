@@ -1,0 +1,139 @@
+//! `up --no-cutover`, `cutover`, `rollback`, and concurrent deploys of one app/stage.
+
+use std::time::Duration;
+
+use crate::harness::{DEMO_V1, DEMO_V2, TestEnv, require_engine, require_images};
+use crate::up::{containers, live, serves, spec, up};
+
+#[tokio::test]
+async fn standby_then_cutover_then_rollback() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    let blue = live(&app);
+
+    // A standby: healthy on BACK_ only, the live release untouched.
+    up(&env, &yaml, &app, &["--image", DEMO_V2, "--no-cutover"])
+        .assert_success()
+        .stdout_contains("is standby");
+    assert_eq!(live(&app), blue);
+    assert!(serves(&app, &blue[0], "v1"));
+    let running = containers(&app, true);
+    assert_eq!(running.len(), 2, "{running:?}");
+    let standby: Vec<String> = running.into_iter().filter(|c| !blue.contains(c)).collect();
+
+    let cut = env
+        .bgdeploy()
+        .args(["cutover", app.as_str(), "stage"])
+        .spec(&yaml)
+        .timeout(Duration::from_secs(60))
+        .run();
+    cut.assert_success().stdout_contains("is live");
+    assert_eq!(live(&app), standby);
+    assert!(serves(&app, &standby[0], "v2"));
+    assert_eq!(containers(&app, true), standby, "the old live is stopped");
+
+    // Nothing left to cut over to.
+    env.bgdeploy()
+        .args(["cutover", app.as_str(), "stage"])
+        .spec(&yaml)
+        .run()
+        .assert_code(1)
+        .stderr_contains("no standby");
+
+    let back = env
+        .bgdeploy()
+        .args(["--output", "json", "rollback", app.as_str(), "stage"])
+        .spec(&yaml)
+        .timeout(Duration::from_secs(60))
+        .run();
+    back.assert_success();
+    let result = back.json_lines().pop().expect("a result line");
+    assert_eq!(result["image"], DEMO_V1, "{result}");
+    assert_eq!(live(&app), blue, "the previous release is live again");
+    assert!(serves(&app, &blue[0], "v1"));
+    assert_eq!(containers(&app, true), blue);
+
+    env.bgdeploy()
+        .args(["rollback", app.as_str(), "stage", "--to", "nope"])
+        .spec(&yaml)
+        .run()
+        .assert_code(1)
+        .stderr_contains("not a retired release");
+}
+
+#[tokio::test]
+async fn up_while_a_standby_exists_replaces_it_and_says_so() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &["--no-cutover"]).assert_success();
+    let standby = containers(&app, true);
+    up(&env, &yaml, &app, &["--image", DEMO_V2])
+        .assert_success()
+        .stdout_contains("standby replaced");
+    let now = containers(&app, false);
+    assert!(!now.contains(&standby[0]), "{now:?}");
+    assert_eq!(live(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_deploys_of_one_app_stage_take_turns() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    // The first holds the lock for ~2 s while its release gets ready.
+    let slow = yaml.replace("    drain:", "    env: {READY_DELAY: \"2\"}\n    drain:");
+    let first = env
+        .bgdeploy()
+        .args(["up", app.as_str(), "stage", "--image", DEMO_V2])
+        .spec(&slow)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    let t = std::time::Instant::now();
+    while crate::harness::docker(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        &format!("name={app}_stage_lock"),
+    ])
+    .trim()
+    .is_empty()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the first deploy never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let refused = env
+        .bgdeploy()
+        .args(["up", app.as_str(), "stage", "--lock-wait", "0s"])
+        .spec(&yaml)
+        .run();
+    refused
+        .assert_code(4)
+        .stderr_contains("bgdeploy lock release");
+    let waiting = env
+        .bgdeploy()
+        .args(["up", app.as_str(), "stage", "--lock-wait", "30s"])
+        .spec(&yaml)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    first.wait().assert_success();
+    waiting.wait().assert_success();
+    assert_eq!(live(&app).len(), 1);
+    assert_eq!(containers(&app, true).len(), 1, "one release runs");
+}
