@@ -158,8 +158,14 @@ pub enum Command {
     },
 
     /// Audit every container with more than one network: whose default route is not where it should be, and why.
-    #[command(after_help = "Example:\n  bgdeploy doctor && echo 'all routes where they belong'")]
-    Doctor,
+    #[command(
+        after_help = "Examples:\n  bgdeploy doctor && echo 'all routes where they belong'\n  bgdeploy doctor --name shop   only containers and networks whose name contains `shop`\n\nExit codes: 0 nothing flagged; 1 something flagged; 3 engine unreachable."
+    )]
+    Doctor {
+        /// Audit only containers and networks whose name contains this text.
+        #[arg(long, value_name = "TEXT")]
+        name: Option<String>,
+    },
 
     /// Past deploys of an app/stage: when, who, image, result, duration.
     #[command(after_help = "Example:\n  bgdeploy history shop production")]
@@ -192,6 +198,9 @@ pub enum Command {
         /// Also remove BACK_<app>_<stage> and FRONT_<app>_<stage>.
         #[arg(long)]
         networks: bool,
+        /// Also remove the deploy history (the volume bgdeploy_<app>_<stage>_state); kept by default.
+        #[arg(long)]
+        history: bool,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -205,6 +214,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+
+    /// Print the man page (roff): `bgdeploy man > bgdeploy.1`.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,8 +2,16 @@
 //! error; printing goes through `Output`.
 
 mod completions;
+mod confirm;
 mod deploy;
+mod doctor;
+mod down;
+mod history;
+mod lock;
+mod man;
 mod plan;
+mod prune;
+mod status;
 mod validate;
 
 use crate::cli::{Cli, Command, LockAction, Target};
@@ -63,26 +71,34 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             };
             deploy::run(&cli, args).await
         }
-        Command::History { target } => not_yet(&cli, target, "history"),
-        Command::Prune { target } => not_yet(&cli, target, "prune"),
-        Command::Down { target, .. } => not_yet(&cli, target, "down"),
+        Command::History { target } => history::run(&cli, &out, target).await,
+        Command::Prune { target } => prune::run(&cli, &out, target).await,
+        Command::Down {
+            target,
+            networks,
+            history,
+            yes,
+        } => {
+            let args = down::DownArgs {
+                target,
+                networks: *networks,
+                history: *history,
+                yes: *yes,
+            };
+            down::run(&cli, &out, args).await
+        }
         Command::Lock {
             action: LockAction::Status { target },
-        } => not_yet(&cli, target, "lock status"),
+        } => lock::status(&cli, &out, target).await,
         Command::Lock {
-            action: LockAction::Release { target, .. },
-        } => not_yet(&cli, target, "lock release"),
-        Command::Status { .. } => Err(Error::NotAvailable { command: "status" }),
-        Command::Doctor => Err(Error::NotAvailable { command: "doctor" }),
+            action: LockAction::Release { target, yes },
+        } => lock::release(&cli, &out, target, *yes).await,
+        Command::Status { app, stage } => {
+            status::run(&cli, &out, app.as_deref(), stage.as_deref()).await
+        }
+        Command::Doctor { name } => doctor::run(&cli, &out, name.as_deref()).await,
+        Command::Man => man::run(&out),
     }
-}
-
-/// Commands of the contract that have not landed still check their arguments against the
-/// spec first, so that a typo'd stage is reported as such rather than as "not available".
-fn not_yet(cli: &Cli, target: &Target, command: &'static str) -> Result<(), Error> {
-    let spec = load(cli)?;
-    spec.deploy(&target.app, &target.stage)?;
-    Err(Error::NotAvailable { command })
 }
 
 fn load(cli: &Cli) -> Result<Spec, Error> {

@@ -60,6 +60,12 @@ pub enum EngineError {
     #[error("cannot inspect container `{name}`")]
     InspectContainer { name: String, source: Bollard },
 
+    #[error("cannot list the engine's containers")]
+    ListAllContainers { source: Bollard },
+
+    #[error("cannot inspect volume `{name}`")]
+    InspectVolume { name: String, source: Bollard },
+
     #[error("cannot check whether image `{image}` is present on the engine")]
     InspectImage { image: String, source: Bollard },
 
@@ -198,6 +204,8 @@ impl EngineError {
             | EngineError::InspectNetwork { source, .. }
             | EngineError::ListContainers { source, .. }
             | EngineError::InspectContainer { source, .. }
+            | EngineError::ListAllContainers { source }
+            | EngineError::InspectVolume { source, .. }
             | EngineError::InspectImage { source, .. }
             | EngineError::Exec { source, .. }
             | EngineError::Logs { source, .. }

@@ -208,11 +208,7 @@ impl Executor<'_> {
             }
             Action::RecordHistory { .. } => {
                 let image = self.image.clone();
-                let result = if self.switched || !self.cutover {
-                    "ok"
-                } else {
-                    "standby"
-                };
+                let result = if self.cutover { "ok" } else { "standby" };
                 self.record(&image, result, 0, None).await;
             }
             Action::ReleaseLock { .. } => self.release().await,

@@ -16,8 +16,33 @@ pub async fn observe(
     deploy: &Deploy,
     image: &str,
 ) -> Result<Observed, EngineError> {
-    let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
-    let proxy_name = deploy.proxy.driver.container();
+    let target = StageTarget {
+        app: &deploy.app,
+        stage: &deploy.stage,
+        proxy: deploy.proxy.driver.container(),
+        extras: &deploy.networks,
+    };
+    observe_target(engine, &target, Some(image)).await
+}
+
+/// What to observe when there may be no spec (`status` of every app/stage on the engine).
+#[derive(Debug, Clone, Copy)]
+pub struct StageTarget<'a> {
+    pub app: &'a str,
+    pub stage: &'a str,
+    /// The proxy container, when the spec names one.
+    pub proxy: Option<&'a str>,
+    pub extras: &'a [String],
+}
+
+/// Like `observe`, from names alone; `image_present` is false when no `image` is given.
+pub async fn observe_target(
+    engine: &Engine,
+    target: &StageTarget<'_>,
+    image: Option<&str>,
+) -> Result<Observed, EngineError> {
+    let (app, stage) = (target.app, target.stage);
+    let proxy_name = target.proxy;
     let lock_name = names::lock_name(app, stage);
     // One listing answers every by-name lookup and most Internal flags in a single call.
     let (networks, mut containers, proxy, image_present, lock) = tokio::try_join!(
@@ -29,7 +54,12 @@ pub async fn observe(
                 None => Ok(None),
             }
         },
-        engine.image_exists(image),
+        async {
+            match image {
+                Some(image) => engine.image_exists(image).await,
+                None => Ok(false),
+            }
+        },
         engine.inspect_container(&lock_name),
     )?;
     let internal = internal_flags(engine, &networks, containers.iter().chain(proxy.iter())).await?;
@@ -40,8 +70,8 @@ pub async fn observe(
         engine: engine.info().clone(),
         back: lookup_network(&networks, &names::back_network(app, stage)),
         front: lookup_network(&networks, &front),
-        extras: deploy
-            .networks
+        extras: target
+            .extras
             .iter()
             .map(|n| lookup_network(&networks, n))
             .collect(),

@@ -4,5 +4,5 @@ mod classify;
 mod gather;
 pub mod model;
 
-pub use gather::observe;
+pub use gather::{StageTarget, observe, observe_target};
 pub use model::*;

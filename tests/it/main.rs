@@ -3,15 +3,19 @@
 
 mod cleanup;
 mod cli;
+mod doctor;
 mod drain;
 mod engine_connect;
 mod engine_reads;
 mod engine_writes;
 mod harness;
 mod health;
+mod history;
 mod lock;
 mod observe;
+mod ops;
 mod route;
 mod switch;
 mod route_read;
+mod status;
 mod up;

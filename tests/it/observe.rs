@@ -54,6 +54,7 @@ fn nginx_proxy(container: &str) -> ProxyDriver {
         container: container.into(),
         virtual_host: "shop.test".into(),
         reload: None,
+        docker_gen: None,
     }
 }
 

@@ -1,0 +1,312 @@
+//! `bgdeploy status [APP STAGE]`: what runs, in which role, and where each running
+//! container's default route really is (read from the kernel, not predicted). Changes nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures_util::future::try_join_all;
+
+use super::load;
+use crate::cli::Cli;
+use crate::engine::{self, Engine, EngineError};
+use crate::error::Error;
+use crate::lock::{self, Holder};
+use crate::observe::{self, NetworkLookup, Observed, ProxyLookup, Role, StageTarget};
+use crate::output::Output;
+use crate::render::status::{
+    ContainerStatus, LockStatus, NetworkStatus, ProxyStatus, StageNetworks, StageStatus,
+    StatusReport,
+};
+use crate::route::{self, Endpoint, RouteReading};
+use crate::spec::{Spec, SpecError};
+use crate::{names, render, time};
+
+/// Route readings by container ID: a reading, or why there is none.
+pub(crate) type Routes = HashMap<String, Result<RouteReading, String>>;
+
+pub async fn run(
+    cli: &Cli,
+    out: &Output,
+    app: Option<&str>,
+    stage: Option<&str>,
+) -> Result<(), Error> {
+    let (spec, explicit) = match (app, stage) {
+        (Some(app), Some(stage)) => {
+            let spec = load(cli)?;
+            spec.deploy(app, stage)?;
+            (Some(spec), Some((app.to_string(), stage.to_string())))
+        }
+        _ => (optional_spec(cli), None),
+    };
+    let engine = engine::connect().await?;
+    let stages = match explicit {
+        Some(one) => vec![one],
+        None => discover(&engine).await?,
+    };
+    let now = time::now_epoch();
+    let report = StatusReport {
+        apps: try_join_all(
+            stages
+                .iter()
+                .map(|(app, stage)| stage_status(&engine, spec.as_ref(), app, stage, now)),
+        )
+        .await?,
+    };
+    out.text_or_json(
+        &render::status::human(&report),
+        &render::status::json(&report),
+    )
+}
+
+/// The spec when there is one: `status` and `doctor` without arguments work without it
+/// (then without proxy information), and a broken spec must not hide the engine's state.
+pub(super) fn optional_spec(cli: &Cli) -> Option<Spec> {
+    match crate::spec::load(&cli.file) {
+        Ok(spec) => Some(spec),
+        Err(SpecError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            None
+        }
+        Err(e) => {
+            tracing::warn!("{e}\n(going on without the spec: no proxy information)");
+            None
+        }
+    }
+}
+
+/// Every app/stage with a bgdeploy-labelled container or network on the engine, sorted.
+async fn discover(engine: &Engine) -> Result<Vec<(String, String)>, EngineError> {
+    let managed = format!("{}=true", names::LABEL_MANAGED);
+    let (containers, networks) = tokio::try_join!(
+        engine.list_containers(true, Some(&managed)),
+        engine.list_networks(),
+    )?;
+    let pair = |labels: &std::collections::BTreeMap<String, String>| {
+        Some((
+            labels.get(names::LABEL_APP)?.clone(),
+            labels.get(names::LABEL_STAGE)?.clone(),
+        ))
+    };
+    let found: BTreeSet<(String, String)> = containers
+        .iter()
+        .filter_map(|c| pair(&c.labels))
+        .chain(
+            networks
+                .iter()
+                .filter(|n| n.managed)
+                .filter_map(|n| pair(&n.labels)),
+        )
+        .collect();
+    Ok(found.into_iter().collect())
+}
+
+async fn stage_status(
+    engine: &Engine,
+    spec: Option<&Spec>,
+    app: &str,
+    stage: &str,
+    now: i64,
+) -> Result<StageStatus, EngineError> {
+    let deploy = spec.and_then(|s| s.deploy(app, stage).ok());
+    let no_extras = Vec::new();
+    let target = StageTarget {
+        app,
+        stage,
+        proxy: deploy.and_then(|d| d.proxy.driver.container()),
+        extras: deploy.map_or(&no_extras, |d| &d.networks),
+    };
+    let (observed, holder) = tokio::try_join!(
+        observe::observe_target(engine, &target, None),
+        lock::status(engine, app, stage),
+    )?;
+    let mut running: Vec<&str> = observed
+        .containers
+        .iter()
+        .filter(|c| c.state == "running")
+        .map(|c| c.id.as_str())
+        .collect();
+    if let ProxyLookup::Found(p) = &observed.proxy
+        && p.running
+    {
+        running.push(&p.id);
+    }
+    let readings = futures_util::future::join_all(running.iter().map(|id| async move {
+        let reading = route::read_default_route(engine, id)
+            .await
+            .map_err(|e| e.to_string());
+        (id.to_string(), reading)
+    }))
+    .await;
+    let routes: Routes = readings.into_iter().collect();
+    Ok(build(&observed, app, stage, holder.as_ref(), &routes, now))
+}
+
+/// The report of one app/stage from what was read. Pure, so it is tested without an engine.
+pub(crate) fn build(
+    obs: &Observed,
+    app: &str,
+    stage: &str,
+    holder: Option<&Holder>,
+    routes: &Routes,
+    now: i64,
+) -> StageStatus {
+    let back = names::back_network(app, stage);
+    let front = names::front_network(app, stage);
+    let mut problems = Vec::new();
+    for lookup in [&obs.back, &obs.front] {
+        if let NetworkLookup::Ambiguous { name, matches } = lookup {
+            problems.push(format!(
+                "{} networks are named {name}, and the engine refuses every call that names \
+                 it: remove the extra one by ID (`docker network ls --no-trunc --filter \
+                 name={name}`, then `docker network rm <id>`)",
+                matches.len()
+            ));
+        }
+    }
+    let live = obs.with_role(Role::Live).count();
+    if live > 1 {
+        problems.push(format!(
+            "{live} containers are live (attached to {front}); there should be one"
+        ));
+    }
+    let containers = obs
+        .containers
+        .iter()
+        .map(|c| {
+            let mut status = ContainerStatus {
+                name: c.name.clone(),
+                id: c.id.chars().take(12).collect(),
+                role: c.role,
+                image: c.image.clone(),
+                state: c.state.clone(),
+                health: c.health.clone(),
+                created: time::since_epoch_rfc3339(c.created),
+                age_secs: u64::try_from(now.saturating_sub(c.created)).unwrap_or(0),
+                networks: c.attachments.iter().map(|a| a.network.clone()).collect(),
+                default_route: None,
+                default_route_v6: None,
+                route_ok: None,
+                route_note: None,
+            };
+            match routes.get(&c.id) {
+                Some(Ok(reading)) => {
+                    status.default_route = reading.network.clone();
+                    status.default_route_v6 = reading.v6_network.clone();
+                    let endpoints: Vec<Endpoint> = c
+                        .attachments
+                        .iter()
+                        .map(|a| Endpoint {
+                            network: a.network.clone(),
+                            internal: a.internal,
+                            gw_priority: a.gw_priority,
+                        })
+                        .collect();
+                    match route::check(reading, Some(&back)) {
+                        Ok(()) => status.route_ok = Some(true),
+                        Err(moved) => {
+                            let why = route::explain_move(&moved, &endpoints, obs.engine.api);
+                            let note = format!("{moved}. {why}");
+                            problems.push(note.clone());
+                            status.route_ok = Some(false);
+                            status.route_note = Some(note);
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    status.route_note = Some(format!("the default route could not be read: {e}"))
+                }
+                None => {}
+            }
+            status
+        })
+        .collect();
+    let proxy = proxy_status(obs, &front, routes, live > 0, &mut problems);
+    let lock = holder.map(|h| LockStatus {
+        owner: h.owner.clone(),
+        since: h.since.map(time::since_epoch_rfc3339),
+        age_secs: h.age.map(|a| a.as_secs()),
+        stale: h.stale,
+    });
+    if holder.is_some_and(|h| h.stale) {
+        problems.push(format!(
+            "the deploy lock is stale (its process on this host is gone): release it with \
+             `bgdeploy lock release {app} {stage}`"
+        ));
+    }
+    StageStatus {
+        app: app.to_string(),
+        stage: stage.to_string(),
+        networks: StageNetworks {
+            back: network_status(&obs.back),
+            front: network_status(&obs.front),
+        },
+        proxy,
+        lock,
+        containers,
+        problems,
+    }
+}
+
+fn network_status(lookup: &NetworkLookup) -> NetworkStatus {
+    let (state, internal) = match lookup {
+        NetworkLookup::Missing { .. } => ("missing", None),
+        NetworkLookup::Found(n) => ("found", Some(n.internal)),
+        NetworkLookup::Ambiguous { .. } => ("ambiguous", None),
+    };
+    NetworkStatus {
+        name: lookup.name().to_string(),
+        state,
+        internal,
+    }
+}
+
+fn proxy_status(
+    obs: &Observed,
+    front: &str,
+    routes: &Routes,
+    has_live: bool,
+    problems: &mut Vec<String>,
+) -> Option<ProxyStatus> {
+    match &obs.proxy {
+        ProxyLookup::NotNeeded => None,
+        ProxyLookup::Missing { name } => {
+            problems.push(format!("the proxy container {name} does not exist"));
+            Some(ProxyStatus {
+                container: name.clone(),
+                state: "missing",
+                running: false,
+                default_route: None,
+            })
+        }
+        ProxyLookup::Found(p) => {
+            let attached = p.attachments.iter().any(|a| a.network == front);
+            if has_live && !attached {
+                problems.push(format!(
+                    "the proxy {} is not attached to {front}, so the live release gets no \
+                     traffic through it",
+                    p.name
+                ));
+            }
+            let default_route = match routes.get(&p.id) {
+                Some(Ok(r)) => r.network.clone(),
+                _ => None,
+            };
+            if default_route.as_deref() == Some(front) && p.attachments.len() > 1 {
+                problems.push(format!(
+                    "the proxy's default route is on {front}: attaching it moved the route \
+                     (`F` sorts before `b` of `bridge`). Fix: make {front} internal \
+                     (`front_internal: true`; remove the network and let `bgdeploy up` \
+                     recreate it)"
+                ));
+            }
+            Some(ProxyStatus {
+                container: p.name.clone(),
+                state: if attached { "attached" } else { "detached" },
+                running: p.running,
+                default_route,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

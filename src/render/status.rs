@@ -1,0 +1,219 @@
+//! `bgdeploy status` output: the report as plain data (built by `commands::status` from what
+//! the engine says), an aligned table per app/stage, and the JSON document.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::table::{Table, age, or_dash};
+use crate::observe::Role;
+
+/// The JSON document: `{"apps": [...]}`, also for one app/stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    pub apps: Vec<StageStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageStatus {
+    pub app: String,
+    pub stage: String,
+    pub networks: StageNetworks,
+    /// `None` when there is no spec for this app/stage, or its proxy driver has no container.
+    pub proxy: Option<ProxyStatus>,
+    pub lock: Option<LockStatus>,
+    /// Newest first.
+    pub containers: Vec<ContainerStatus>,
+    /// Everything flagged, one sentence each (also shown under the table).
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageNetworks {
+    pub back: NetworkStatus,
+    pub front: NetworkStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkStatus {
+    pub name: String,
+    /// `found`, `missing`, or `ambiguous` (several networks carry the name).
+    pub state: &'static str,
+    /// `None` unless found.
+    pub internal: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProxyStatus {
+    pub container: String,
+    /// `attached` (to FRONT_), `detached`, or `missing` (no such container).
+    pub state: &'static str,
+    pub running: bool,
+    /// The network holding its IPv4 default route, read from the kernel.
+    pub default_route: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockStatus {
+    pub owner: String,
+    /// RFC 3339.
+    pub since: Option<String>,
+    pub age_secs: Option<u64>,
+    /// Its owner ran on this host and is gone.
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerStatus {
+    pub name: String,
+    /// The short (12-character) ID.
+    pub id: String,
+    pub role: Role,
+    pub image: String,
+    /// The engine's state: `running`, `exited`, `created`, ...
+    pub state: String,
+    /// The image's HEALTHCHECK status, when it has one.
+    pub health: Option<String>,
+    /// RFC 3339.
+    pub created: String,
+    pub age_secs: u64,
+    /// Byte-wise name order.
+    pub networks: Vec<String>,
+    /// The network holding the IPv4 default route, read from the kernel (running containers).
+    pub default_route: Option<String>,
+    /// The network holding the IPv6 default route, when there is one.
+    pub default_route_v6: Option<String>,
+    /// `true`: on BACK_; `false`: flagged; `None`: not running, or the route could not be read.
+    pub route_ok: Option<bool>,
+    /// Why it is flagged, or why the route could not be read.
+    pub route_note: Option<String>,
+}
+
+pub fn json(report: &StatusReport) -> String {
+    // Plain data with string keys: serializing cannot fail.
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+pub fn human(report: &StatusReport) -> String {
+    if report.apps.is_empty() {
+        return "No bgdeploy app/stage on this engine.\n".to_string();
+    }
+    let sections: Vec<String> = report.apps.iter().map(stage).collect();
+    sections.join("\n")
+}
+
+fn stage(s: &StageStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}/{}", s.app, s.stage);
+    let _ = writeln!(
+        out,
+        "  networks: {}, {}",
+        network(&s.networks.back),
+        network(&s.networks.front)
+    );
+    let _ = writeln!(out, "  proxy:    {}", proxy(s.proxy.as_ref(), &s.networks));
+    let _ = writeln!(out, "  lock:     {}", lock(s.lock.as_ref()));
+    let _ = writeln!(out);
+    if s.containers.is_empty() {
+        let _ = writeln!(out, "  no containers");
+    } else {
+        let mut t = Table::new(&[
+            "ROLE",
+            "NAME",
+            "IMAGE",
+            "STATE",
+            "HEALTH",
+            "AGE",
+            "NETWORKS",
+            "DEFAULT ROUTE",
+        ]);
+        for c in &s.containers {
+            t.row(vec![
+                c.role.to_string(),
+                c.name.clone(),
+                c.image.clone(),
+                c.state.clone(),
+                or_dash(c.health.as_deref()),
+                age(c.age_secs),
+                if c.networks.is_empty() {
+                    "-".to_string()
+                } else {
+                    c.networks.join(",")
+                },
+                route(c),
+            ]);
+        }
+        out.push_str(&t.render("  "));
+    }
+    if !s.problems.is_empty() {
+        let _ = writeln!(out);
+    }
+    for p in &s.problems {
+        let _ = writeln!(out, "  ! {p}");
+    }
+    out
+}
+
+fn network(n: &NetworkStatus) -> String {
+    match (n.state, n.internal) {
+        ("found", Some(true)) => format!("{} (internal)", n.name),
+        ("found", _) => n.name.clone(),
+        (state, _) => format!("{} ({state})", n.name),
+    }
+}
+
+fn proxy(p: Option<&ProxyStatus>, networks: &StageNetworks) -> String {
+    let Some(p) = p else {
+        return "none".to_string();
+    };
+    if p.state == "missing" {
+        return format!("{} (no such container)", p.container);
+    }
+    let running = if p.running { "running" } else { "not running" };
+    let attached = match p.state {
+        "attached" => format!("attached to {}", networks.front.name),
+        _ => format!("not attached to {}", networks.front.name),
+    };
+    let route = p
+        .default_route
+        .as_deref()
+        .map(|r| format!(", default route on {r}"))
+        .unwrap_or_default();
+    format!("{} ({running}, {attached}{route})", p.container)
+}
+
+fn lock(l: Option<&LockStatus>) -> String {
+    let Some(l) = l else {
+        return "free".to_string();
+    };
+    let mut text = format!("held by {}", l.owner);
+    if let Some(since) = &l.since {
+        let _ = write!(text, " since {since}");
+    }
+    if let Some(secs) = l.age_secs {
+        let _ = write!(text, " ({} ago)", age(secs));
+    }
+    if l.stale {
+        text.push_str(", stale: its process is gone");
+    }
+    text
+}
+
+fn route(c: &ContainerStatus) -> String {
+    let mut text = or_dash(c.default_route.as_deref());
+    if let Some(v6) = &c.default_route_v6
+        && c.default_route.as_deref() != Some(v6.as_str())
+    {
+        let _ = write!(text, " (IPv6: {v6})");
+    }
+    match c.route_ok {
+        Some(false) => text.push_str("  ! moved"),
+        None if c.route_note.is_some() => text.push_str("  ?"),
+        _ => {}
+    }
+    text
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

@@ -1,0 +1,161 @@
+use super::*;
+
+fn container(name: &str, role: Role, state: &str, age_secs: u64) -> ContainerStatus {
+    let running = state == "running";
+    ContainerStatus {
+        name: name.into(),
+        id: "0123456789ab".into(),
+        role,
+        image: "shop:1.4.2".into(),
+        state: state.into(),
+        health: None,
+        created: "2026-11-26T03:15:00Z".into(),
+        age_secs,
+        networks: vec!["BACK_shop_stage".into(), "FRONT_shop_stage".into()],
+        default_route: running.then(|| "BACK_shop_stage".into()),
+        default_route_v6: None,
+        route_ok: running.then_some(true),
+        route_note: None,
+    }
+}
+
+fn networks() -> StageNetworks {
+    StageNetworks {
+        back: NetworkStatus {
+            name: "BACK_shop_stage".into(),
+            state: "found",
+            internal: Some(false),
+        },
+        front: NetworkStatus {
+            name: "FRONT_shop_stage".into(),
+            state: "found",
+            internal: Some(true),
+        },
+    }
+}
+
+/// Two app/stages: a healthy one with live, standby and retired releases behind a proxy,
+/// and one in trouble (a moved route, a duplicated network, a stale lock).
+fn fixture() -> StatusReport {
+    let mut standby = container(
+        "shop_stage_20261126-031500-4f2a",
+        Role::Standby,
+        "running",
+        90,
+    );
+    standby.networks = vec!["BACK_shop_stage".into()];
+    standby.health = Some("healthy".into());
+    let healthy = StageStatus {
+        app: "shop".into(),
+        stage: "stage".into(),
+        networks: networks(),
+        proxy: Some(ProxyStatus {
+            container: "nginx-proxy".into(),
+            state: "attached",
+            running: true,
+            default_route: Some("bridge".into()),
+        }),
+        lock: None,
+        containers: vec![
+            standby,
+            container(
+                "shop_stage_20261126-021500-1b2c",
+                Role::Live,
+                "running",
+                3_700,
+            ),
+            container(
+                "shop_stage_20261125-021500-9d8e",
+                Role::Retired,
+                "exited",
+                90_000,
+            ),
+        ],
+        problems: vec![],
+    };
+    let mut moved = container("blog_prod_20261126-031500-4f2a", Role::Live, "running", 30);
+    moved.networks = vec![
+        "AAA_redis".into(),
+        "BACK_blog_prod".into(),
+        "FRONT_blog_prod".into(),
+    ];
+    moved.default_route = Some("AAA_redis".into());
+    moved.route_ok = Some(false);
+    moved.route_note = Some("the IPv4 default route … is on `AAA_redis`".into());
+    let troubled = StageStatus {
+        app: "blog".into(),
+        stage: "prod".into(),
+        networks: StageNetworks {
+            back: NetworkStatus {
+                name: "BACK_blog_prod".into(),
+                state: "found",
+                internal: Some(false),
+            },
+            front: NetworkStatus {
+                name: "FRONT_blog_prod".into(),
+                state: "ambiguous",
+                internal: None,
+            },
+        },
+        proxy: None,
+        lock: Some(LockStatus {
+            owner: "ann@box pid 42".into(),
+            since: Some("2026-11-26T03:00:00Z".into()),
+            age_secs: Some(900),
+            stale: true,
+        }),
+        containers: vec![moved],
+        problems: vec![
+            "2 networks are named FRONT_blog_prod …".into(),
+            "the IPv4 default route of container `blog_prod_20261126-031500-4f2a` is on \
+             `AAA_redis` …"
+                .into(),
+            "the deploy lock is stale …".into(),
+        ],
+    };
+    let empty = StageStatus {
+        app: "docs".into(),
+        stage: "stage".into(),
+        networks: StageNetworks {
+            back: NetworkStatus {
+                name: "BACK_docs_stage".into(),
+                state: "missing",
+                internal: None,
+            },
+            front: NetworkStatus {
+                name: "FRONT_docs_stage".into(),
+                state: "missing",
+                internal: None,
+            },
+        },
+        proxy: Some(ProxyStatus {
+            container: "nginx".into(),
+            state: "missing",
+            running: false,
+            default_route: None,
+        }),
+        lock: None,
+        containers: vec![],
+        problems: vec![],
+    };
+    StatusReport {
+        apps: vec![healthy, troubled, empty],
+    }
+}
+
+#[test]
+fn human_snapshot() {
+    insta::assert_snapshot!(human(&fixture()));
+}
+
+#[test]
+fn json_snapshot() {
+    insta::assert_snapshot!(json(&fixture()));
+}
+
+#[test]
+fn no_app_stage_at_all() {
+    let empty = StatusReport { apps: vec![] };
+    assert_eq!(human(&empty), "No bgdeploy app/stage on this engine.\n");
+    assert_eq!(json(&empty), "{\n  \"apps\": []\n}");
+}
