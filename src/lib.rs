@@ -16,6 +16,7 @@ pub mod observe;
 pub mod output;
 pub mod plan;
 pub mod progress;
+pub mod proxy;
 pub mod render;
 pub mod route;
 pub mod secret;

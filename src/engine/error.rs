@@ -160,6 +160,16 @@ pub enum EngineError {
         path: String,
         reason: String,
     },
+
+    #[error("cannot send SIG{signal} to container `{container}`")]
+    SignalContainer {
+        container: String,
+        signal: String,
+        source: Bollard,
+    },
+
+    #[error("cannot list the processes of container `{container}`")]
+    ListProcesses { container: String, source: Bollard },
 }
 
 impl EngineError {
@@ -223,7 +233,9 @@ impl EngineError {
             | EngineError::CreateVolume { source, .. }
             | EngineError::RemoveVolume { source, .. }
             | EngineError::PutFile { source, .. }
-            | EngineError::GetFile { source, .. } => Some(source),
+            | EngineError::GetFile { source, .. }
+            | EngineError::SignalContainer { source, .. }
+            | EngineError::ListProcesses { source, .. } => Some(source),
             EngineError::NameInUse { .. } | EngineError::Archive { .. } => None,
         }
     }

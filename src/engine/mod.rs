@@ -14,7 +14,9 @@ mod listing;
 mod logs;
 mod networks;
 mod networks_write;
+mod signal;
 mod state;
+mod top;
 mod volumes;
 
 pub use archive::MAX_FILE_BYTES;
@@ -29,6 +31,7 @@ pub use listing::ContainerSummary;
 pub use logs::LOGS_LIMIT;
 pub use networks::{NetworkDetails, Subnet, lookup_network};
 pub use state::{ContainerState, HealthLogEntry, HealthState};
+pub use top::Process;
 
 use crate::observe::EngineInfo;
 

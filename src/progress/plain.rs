@@ -48,7 +48,7 @@ impl Reporter for PlainReporter {
     }
 
     fn result(&mut self, _result: &serde_json::Value, human: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{human}");
+        // `-q` prints errors only: the exit code says the rest.
+        self.line(human);
     }
 }

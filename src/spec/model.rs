@@ -113,6 +113,8 @@ pub enum ProxyDriver {
         container: String,
         virtual_host: String,
         reload: Option<Vec<String>>,
+        /// A separate docker-gen container to signal instead of regenerating inside `container`.
+        docker_gen: Option<DockerGen>,
     },
     /// Plain nginx: bgdeploy renders the server block into `config_path` in `container`.
     Nginx {
@@ -157,6 +159,16 @@ impl ProxyDriver {
     }
 }
 
+/// `proxy.docker_gen_container` / `proxy.signal`: nginx-proxy run as two containers, where
+/// docker-gen (started with `-watch` and `-notify-sighup <nginx>`) regenerates the config and
+/// reloads nginx when it receives `signal`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerGen {
+    pub container: String,
+    /// A signal name without the `SIG` prefix, e.g. `HUP`.
+    pub signal: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verify {
     pub url: String,
@@ -180,4 +192,6 @@ pub mod defaults {
     pub const DRAIN: Duration = Duration::from_secs(5);
     pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
     pub const KEEP: u32 = 2;
+    /// docker-gen regenerates its templates on SIGHUP.
+    pub const DOCKER_GEN_SIGNAL: &str = "HUP";
 }

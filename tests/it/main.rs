@@ -14,6 +14,7 @@ mod history;
 mod lock;
 mod observe;
 mod ops;
+mod proxy;
 mod route;
 mod switch;
 mod route_read;

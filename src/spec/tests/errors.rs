@@ -330,6 +330,35 @@ fn proxy_drivers() {
 }
 
 #[test]
+fn proxy_docker_gen_keys() {
+    let app = |name: &str, proxy: &str| {
+        format!(
+            "  {name}:\n    image: {name}:1\n    port: 80\n    stages: {{production: {{}}}}\n    \
+             proxy:\n      container: proxy\n      virtual_host: {name}.example.com\n{proxy}"
+        )
+    };
+    let yaml = [
+        "apps:\n".to_owned(),
+        app("lonely", "      driver: nginx-proxy\n      signal: HUP\n"),
+        app(
+            "stopper",
+            "      driver: nginx-proxy\n      docker_gen_container: gen\n      signal: SIGTERM\n",
+        ),
+        app(
+            "both",
+            "      driver: nginx-proxy\n      docker_gen_container: gen\n      reload: [nginx, -s, reload]\n",
+        ),
+        app(
+            "plain",
+            "      driver: nginx\n      config_path: /etc/nginx/conf.d/p.conf\n      \
+             docker_gen_container: gen\n      signal: 9\n",
+        ),
+    ]
+    .concat();
+    snap!("proxy_docker_gen", message(&yaml));
+}
+
+#[test]
 fn names() {
     snap!(
         "bad_names",

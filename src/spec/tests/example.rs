@@ -97,6 +97,7 @@ apps:
             container: "nginx-proxy".into(),
             virtual_host: "stage.shop.example.com".into(),
             reload: Some(vec!["sh".into(), "-c".into(), "...".into()]),
+            docker_gen: None,
         }
     );
     assert_eq!(stage.secrets, ["DATABASE_URL"]);

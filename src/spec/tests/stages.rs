@@ -168,7 +168,8 @@ apps:
         ProxyDriver::NginxProxy {
             container: "proxy".into(),
             virtual_host: "shop.example.com".into(),
-            reload: None
+            reload: None,
+            docker_gen: None,
         }
     );
     let production = spec.deploy("shop", "production").unwrap();
@@ -183,6 +184,47 @@ apps:
         }
     );
     assert_eq!(production.proxy.driver.name(), "nginx");
+}
+
+#[test]
+fn docker_gen_keys_default_to_hup_and_leave_with_the_driver() {
+    let spec = valid(
+        "\
+apps:
+  shop:
+    image: shop:1
+    port: 8080
+    proxy:
+      driver: nginx-proxy
+      container: nginx
+      virtual_host: shop.example.com
+      docker_gen_container: docker-gen
+    stages:
+      stage:
+      canary: {proxy: {signal: sigusr1}}
+      production:
+        proxy: {driver: nginx, config_path: /etc/nginx/conf.d/shop.conf}
+",
+    );
+    let docker_gen = |stage: &str| match &spec.deploy("shop", stage).unwrap().proxy.driver {
+        ProxyDriver::NginxProxy { docker_gen, .. } => docker_gen.clone(),
+        other => panic!("{other:?}"),
+    };
+    let stage = docker_gen("stage").expect("docker-gen");
+    assert_eq!(
+        (stage.container.as_str(), stage.signal.as_str()),
+        ("docker-gen", defaults::DOCKER_GEN_SIGNAL)
+    );
+    assert_eq!(docker_gen("canary").expect("docker-gen").signal, "USR1");
+    // Switching to nginx drops the nginx-proxy-only keys instead of calling them foreign.
+    assert_eq!(
+        spec.deploy("shop", "production")
+            .unwrap()
+            .proxy
+            .driver
+            .name(),
+        "nginx"
+    );
 }
 
 #[test]

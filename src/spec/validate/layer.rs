@@ -104,6 +104,8 @@ pub(super) struct ProxyLayer {
     pub reload: Val<At<Vec<String>>>,
     pub config_path: Val<At<String>>,
     pub command: Val<At<Vec<String>>>,
+    pub docker_gen_container: Val<At<String>>,
+    pub signal: Val<At<String>>,
     pub verify: Val<VerifyLayer>,
 }
 
@@ -134,6 +136,7 @@ impl Driver {
                 matches!(self, Driver::NginxProxy | Driver::Nginx)
             }
             "config_path" => self == Driver::Nginx,
+            "docker_gen_container" | "signal" => self == Driver::NginxProxy,
             "command" => self == Driver::Command,
             _ => true,
         }

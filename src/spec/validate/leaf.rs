@@ -370,6 +370,32 @@ pub(super) fn config_path(check: &mut Check, node: &Node, at: &KeyPath) -> Optio
     Some(path)
 }
 
+/// Signals that make docker-gen (or a wrapper around it) regenerate. Others are refused:
+/// TERM, INT, QUIT and KILL stop docker-gen instead, and nothing else is worth guessing at.
+pub(super) const SIGNALS: &[&str] = &["HUP", "USR1", "USR2"];
+
+/// A signal name for `proxy.signal`: `HUP`, `SIGHUP` or `hup` all give `HUP`.
+pub(super) fn signal(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
+    let written = word(check, node, at, "a signal name such as HUP")?;
+    let upper = written.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if SIGNALS.contains(&name) {
+        return Some(name.to_owned());
+    }
+    let why = match name {
+        "TERM" | "INT" | "QUIT" | "KILL" | "STOP" => format!(
+            "SIG{name} stops docker-gen instead of making it regenerate; docker-gen \
+             regenerates on HUP (the default)"
+        ),
+        _ => format!("{} is not a signal bgdeploy sends", quoted(&written)),
+    };
+    check.report(
+        at,
+        format!("{why}; use one of {}", crate::spec::text::list(SIGNALS)),
+    );
+    None
+}
+
 /// A container or network name as Docker accepts it.
 pub(super) fn docker_name(
     check: &mut Check,

@@ -91,6 +91,12 @@ fn proxy(app: ProxyLayer, stage: ProxyLayer) -> ProxyLayer {
         command: stage
             .command
             .or(inherit(app.command, "command", switched_to)),
+        docker_gen_container: stage.docker_gen_container.or(inherit(
+            app.docker_gen_container,
+            "docker_gen_container",
+            switched_to,
+        )),
+        signal: stage.signal.or(inherit(app.signal, "signal", switched_to)),
         verify: blocks(app.verify, stage.verify, verify),
     }
 }

@@ -51,6 +51,8 @@ const PROXY_KEYS: &[&str] = &[
     "reload",
     "config_path",
     "command",
+    "docker_gen_container",
+    "signal",
     "verify",
 ];
 const VERIFY_KEYS: &[&str] = &["url", "host"];
@@ -413,6 +415,11 @@ fn proxy(check: &mut Check, node: &Node, at: &KeyPath) -> Option<ProxyLayer> {
                 proxy.config_path = located(leaf::config_path(check, value, &at), &at);
             }
             "command" => proxy.command = located(leaf::argv(check, value, &at), &at),
+            "docker_gen_container" => {
+                let name = leaf::docker_name(check, value, &at, "the docker-gen container's name");
+                proxy.docker_gen_container = located(name, &at);
+            }
+            "signal" => proxy.signal = located(leaf::signal(check, value, &at), &at),
             "verify" => proxy.verify = Val::from_checked(verify(check, value, &at)),
             _ => {}
         }

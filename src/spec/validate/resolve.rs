@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use super::check::Issue;
 use super::layer::{At, Driver, HealthLayer, Layer, Mode, ProxyLayer, Val};
-use crate::spec::model::{Deploy, Health, HealthCheck, Proxy, ProxyDriver, Verify, defaults};
+use crate::spec::model::{
+    Deploy, DockerGen, Health, HealthCheck, Proxy, ProxyDriver, Verify, defaults,
+};
 use crate::spec::path::KeyPath;
 use crate::spec::text::list;
 
@@ -203,11 +205,13 @@ impl Resolver {
         let config_path = self.needs(driver, &p.config_path, "config_path");
         let command = self.needs(driver, &p.command, "command");
         let reload = p.reload.set().map(|r| r.value.clone());
+        let docker_gen = self.docker_gen(p, driver);
         let driver = match driver {
             Driver::NginxProxy => ProxyDriver::NginxProxy {
                 container: container?,
                 virtual_host: virtual_host?,
                 reload,
+                docker_gen: docker_gen?,
             },
             Driver::Nginx => ProxyDriver::Nginx {
                 container: container?,
@@ -232,6 +236,11 @@ impl Resolver {
             ("reload", p.reload.set().map(|v| &v.at)),
             ("config_path", p.config_path.set().map(|v| &v.at)),
             ("command", p.command.set().map(|v| &v.at)),
+            (
+                "docker_gen_container",
+                p.docker_gen_container.set().map(|v| &v.at),
+            ),
+            ("signal", p.signal.set().map(|v| &v.at)),
         ];
         for (key, at) in written {
             if let Some(at) = at.filter(|_| !driver.uses(key)) {
@@ -244,6 +253,46 @@ impl Resolver {
                     ),
                 );
             }
+        }
+    }
+
+    /// nginx-proxy's separate docker-gen: `Some(None)` when there is none (or the driver is
+    /// another one); `None` when the keys contradict each other.
+    fn docker_gen(&mut self, p: &ProxyLayer, driver: Driver) -> Option<Option<DockerGen>> {
+        if driver != Driver::NginxProxy {
+            return Some(None);
+        }
+        if matches!(p.docker_gen_container, Val::Bad) || matches!(p.signal, Val::Bad) {
+            return None;
+        }
+        let container = p.docker_gen_container.set();
+        if let (Some(reload), Some(_)) = (p.reload.set(), container) {
+            self.issue(
+                &reload.at,
+                "`reload` runs in the proxy container and `docker_gen_container` signals a \
+                 separate docker-gen; set one of the two"
+                    .to_owned(),
+            );
+            return None;
+        }
+        match (container, p.signal.set()) {
+            (None, Some(signal)) => {
+                self.issue(
+                    &signal.at,
+                    "`signal` is sent to `docker_gen_container`, which is not set; name the \
+                     docker-gen container, or drop `signal`"
+                        .to_owned(),
+                );
+                None
+            }
+            (None, None) => Some(None),
+            (Some(container), signal) => Some(Some(DockerGen {
+                container: container.value.clone(),
+                signal: signal.map_or_else(
+                    || defaults::DOCKER_GEN_SIGNAL.to_owned(),
+                    |s| s.value.clone(),
+                ),
+            })),
         }
     }
 

@@ -1,0 +1,118 @@
+//! Switching traffic (DESIGN §2 step 6): making the proxy route the app's host name to the
+//! releases that should be live, with one driver per kind of proxy, and checking the result
+//! through the proxy (`verify`).
+//!
+//! - `nginx`: bgdeploy renders a server block (`render`) into the proxy container, has nginx
+//!   test it, and only then reloads; a rejected config is put back as it was.
+//! - `nginx-proxy`: the proxy generates its own config from `VIRTUAL_HOST`; bgdeploy makes it
+//!   regenerate now (network changes are not among the events docker-gen watches).
+//! - `command`: an operator's script on the host, told what changed through `BGDEPLOY_*`.
+//! - `none`: nothing to do.
+
+mod command;
+mod error;
+mod exec;
+mod nginx;
+mod nginx_proxy;
+mod reloaded;
+mod render;
+mod verify;
+
+use std::net::SocketAddr;
+
+pub use error::ProxyError;
+pub use nginx_proxy::{DOCKER_GEN_RENDER, NGINX_PROXY_CONFIG};
+pub use render::{render, upstream_name};
+pub use verify::verify;
+
+use crate::engine::Engine;
+use crate::plan::ProxyPhase;
+use crate::spec::{Deploy, ProxyDriver};
+
+/// A release the proxy can send traffic to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// The container's name, for comments in generated config and for `BGDEPLOY_CONTAINER`.
+    pub container: String,
+    /// The container's address on `FRONT_<app>_<stage>` and the app's port.
+    pub addr: SocketAddr,
+}
+
+/// What a switch is about: a release joining the proxy, or one leaving it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Add,
+    Remove,
+}
+
+impl Phase {
+    /// As the command driver's `BGDEPLOY_PHASE` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Add => "add",
+            Phase::Remove => "remove",
+        }
+    }
+}
+
+impl From<ProxyPhase> for Phase {
+    fn from(phase: ProxyPhase) -> Phase {
+        match phase {
+            ProxyPhase::Add => Phase::Add,
+            ProxyPhase::Remove => Phase::Remove,
+        }
+    }
+}
+
+/// Makes the proxy route `deploy`'s virtual host to exactly `backends`: after an `Add`, the new
+/// release; after a `Remove`, what stays live. `changed` is the release this switch is about
+/// (the command driver passes it on). `on_line` hears progress and the command driver's output.
+///
+/// Returns once the proxy has applied the change, as far as the driver can tell: only new
+/// nginx workers take requests, or the reload command or script exited 0. On error nginx still
+/// runs its previous configuration (the nginx driver also puts its previous file back), unless
+/// `ProxyError::needs_person`; what a failing `reload` or `command` did before it failed is
+/// theirs to undo, so a caller rolling back should switch again to the releases that stay.
+pub async fn switch(
+    engine: &Engine,
+    deploy: &Deploy,
+    phase: Phase,
+    changed: &Backend,
+    backends: &[Backend],
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), ProxyError> {
+    match &deploy.proxy.driver {
+        ProxyDriver::Nginx {
+            container,
+            virtual_host,
+            config_path,
+            reload,
+        } => {
+            let target = nginx::Target {
+                container,
+                config_path,
+                reload: reload.as_deref(),
+            };
+            let config = render(&deploy.app, &deploy.stage, virtual_host, backends);
+            nginx::apply(engine, &target, &config, on_line).await
+        }
+        ProxyDriver::NginxProxy {
+            container,
+            reload,
+            docker_gen,
+            ..
+        } => {
+            let how = match (reload, docker_gen) {
+                (Some(argv), _) => nginx_proxy::Regenerate::Command(argv),
+                (None, Some(docker_gen)) => nginx_proxy::Regenerate::Signal(docker_gen),
+                (None, None) => nginx_proxy::Regenerate::InProxy,
+            };
+            nginx_proxy::regenerate(engine, container, how, on_line).await
+        }
+        ProxyDriver::Command { command } => {
+            let env = command::environment(deploy, phase, changed, backends);
+            command::run(command, &env, command::timeout(deploy), on_line).await
+        }
+        ProxyDriver::None => Ok(()),
+    }
+}

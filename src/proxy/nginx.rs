@@ -1,0 +1,193 @@
+//! The `nginx` driver: write the rendered server block into the proxy container, have nginx
+//! test the whole configuration, and only then reload. Whatever fails after the write puts the
+//! previous file back (or removes the new one), so nginx's files keep describing the routing
+//! it runs, and traffic never moved.
+
+use crate::engine::{EXEC_OUTPUT_LIMIT, Engine};
+
+use super::ProxyError;
+use super::exec::{output_text, run, strs};
+use super::reloaded::{self, RELOAD_WAIT, Seen};
+
+/// Tests the configuration and prints it (`-T`), so the output also tells whether nginx
+/// includes `config_path` at all.
+const TEST: [&str; 2] = ["nginx", "-T"];
+pub(super) const RELOAD: [&str; 3] = ["nginx", "-s", "reload"];
+
+pub(super) struct Target<'a> {
+    pub container: &'a str,
+    pub config_path: &'a str,
+    /// The spec's `reload`, when it replaces `nginx -s reload`.
+    pub reload: Option<&'a [String]>,
+}
+
+/// Writes `config` to the target's `config_path`, tests, reloads, and waits for nginx's new
+/// workers.
+pub(super) async fn apply(
+    engine: &Engine,
+    target: &Target<'_>,
+    config: &str,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), ProxyError> {
+    let container = target.container;
+    let path = target.config_path;
+    // Read before anything changes: an error here leaves everything as it was.
+    let previous = engine.get_file(container, path).await?;
+    let file = File {
+        engine,
+        container,
+        path,
+        previous,
+    };
+    match test_and_reload(&file, target, config, on_line).await {
+        Ok(()) => Ok(()),
+        Err(failure) => Err(file.restore(failure, on_line).await),
+    }
+}
+
+async fn test_and_reload(
+    file: &File<'_>,
+    target: &Target<'_>,
+    config: &str,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), ProxyError> {
+    let File {
+        engine,
+        container,
+        path,
+        ..
+    } = *file;
+    let (dir, name) = split(path);
+    engine
+        .put_file(container, dir, name, config.as_bytes())
+        .await
+        .map_err(|source| ProxyError::Write {
+            container: container.to_string(),
+            path: path.to_string(),
+            source: Box::new(source),
+        })?;
+    on_line(&format!(
+        "wrote {path} in {container} ({} bytes)",
+        config.len()
+    ));
+
+    let tested = run(engine, container, &TEST).await?;
+    if tested.exit_code != 0 {
+        return Err(ProxyError::NginxTest {
+            container: container.to_string(),
+            path: path.to_string(),
+            output: output_text(&tested),
+        });
+    }
+    // `nginx -T` prints "# configuration file PATH:" before each file it loaded. A dump cut
+    // at the output limit proves nothing either way.
+    let header = format!("# configuration file {path}:");
+    if !tested.stdout.contains(&header) && tested.stdout.len() < EXEC_OUTPUT_LIMIT {
+        return Err(ProxyError::NotIncluded {
+            container: container.to_string(),
+            path: path.to_string(),
+        });
+    }
+    on_line("nginx -t: the configuration is valid");
+
+    let before = reloaded::before(engine, container, on_line).await;
+    let argv: Vec<&str> = target.reload.map_or_else(|| RELOAD.to_vec(), strs);
+    let out = run(engine, container, &argv).await?;
+    if out.exit_code != 0 {
+        return Err(ProxyError::Reload {
+            container: container.to_string(),
+            argv: argv.join(" "),
+            exit_code: out.exit_code,
+            output: output_text(&out),
+        });
+    }
+    match reloaded::wait(engine, container, &before, RELOAD_WAIT).await {
+        Seen::NewWorkers(after) => on_line(&format!(
+            "reloaded: new nginx workers after {}ms",
+            after.as_millis()
+        )),
+        Seen::Unknown => on_line(&format!("reloaded (`{}` exited 0)", argv.join(" "))),
+        Seen::Nothing => {
+            return Err(ProxyError::NotReloaded {
+                container: container.to_string(),
+                waited: RELOAD_WAIT,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The config file and what it held before this switch.
+struct File<'a> {
+    engine: &'a Engine,
+    container: &'a str,
+    path: &'a str,
+    previous: Option<Vec<u8>>,
+}
+
+impl File<'_> {
+    /// Puts the previous content back (or removes the file when there was none) and returns
+    /// `failure`, or `Restore` when that fails too.
+    async fn restore(&self, failure: ProxyError, on_line: &mut dyn FnMut(&str)) -> ProxyError {
+        let (dir, name) = split(self.path);
+        let result = match &self.previous {
+            Some(bytes) => self.engine.put_file(self.container, dir, name, bytes).await,
+            None => self.remove().await,
+        };
+        match result {
+            Ok(()) => {
+                let what = if self.previous.is_some() {
+                    "put the previous"
+                } else {
+                    "removed the new"
+                };
+                on_line(&format!("{what} {} back in {}", self.path, self.container));
+                failure
+            }
+            Err(source) => ProxyError::Restore {
+                container: self.container.to_string(),
+                path: self.path.to_string(),
+                failure: Box::new(failure),
+                source: Box::new(source),
+            },
+        }
+    }
+
+    /// The archive API can write files but not delete them: `rm` in the container does, and
+    /// where there is none an empty file (valid nginx config that routes nothing) stands in.
+    async fn remove(&self) -> Result<(), crate::engine::EngineError> {
+        let removed = self
+            .engine
+            .exec(self.container, &["rm", "-f", self.path])
+            .await;
+        if matches!(&removed, Ok(out) if out.exit_code == 0) {
+            return Ok(());
+        }
+        let (dir, name) = split(self.path);
+        self.engine.put_file(self.container, dir, name, b"").await
+    }
+}
+
+/// `/etc/nginx/conf.d/shop.conf` → (`/etc/nginx/conf.d`, `shop.conf`). The spec only lets
+/// absolute file paths through, so there is always a `/` and a name after it.
+fn split(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some(("", name)) => ("/", name),
+        Some((dir, name)) => (dir, name),
+        None => (".", path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_directory_and_name() {
+        assert_eq!(
+            split("/etc/nginx/conf.d/shop.conf"),
+            ("/etc/nginx/conf.d", "shop.conf")
+        );
+        assert_eq!(split("/shop.conf"), ("/", "shop.conf"));
+    }
+}
