@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The quickstart: builds the demo images locally (no registry needed), builds bgdeploy, shows
-# the plan, then deploys the demo app twice — v1 (blue), then v2 (green) — and prints after
-# each deploy the live container, the network holding its default route, and what it serves.
+# The quickstart: builds the demo images locally (no registry needed), builds bgdeploy, starts
+# a real nginx as the reverse proxy (127.0.0.1:18088), shows the plan, then deploys the demo
+# app twice — v1 (blue), then v2 (green) while requests keep flowing through nginx — and
+# prints after each deploy the live container, the network holding its default route, what
+# the proxy serves, and how many requests were sent and failed during the switch.
 # Run it again to deploy again; remove everything with: bash examples/quickstart.sh --clean
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 app=demo stage=quickstart spec=examples/quickstart.yaml
+proxy=bgdeploy-quickstart-proxy port=18088 host=demo.localhost
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 clean() {
@@ -14,6 +17,7 @@ clean() {
   docker ps -aq --filter "label=bgdeploy.app=$app" --filter "label=bgdeploy.stage=$stage" | xargs -r docker rm -f >/dev/null
   docker network rm "BACK_${app}_${stage}" "FRONT_${app}_${stage}" >/dev/null 2>&1 || true
   docker volume rm "bgdeploy_${app}_${stage}_state" >/dev/null 2>&1 || true
+  docker rm -f "$proxy" >/dev/null 2>&1 || true
 }
 if [[ "${1:-}" == "--clean" ]]; then clean; exit 0; fi
 
@@ -24,22 +28,46 @@ say "Building bgdeploy"
 cargo build --release --locked --quiet
 bgdeploy=target/release/bgdeploy
 
+say "Starting the reverse proxy $proxy (nginx) on 127.0.0.1:$port"
+if [[ -z "$(docker ps -q --filter "name=^${proxy}\$")" ]]; then
+  docker rm -f "$proxy" >/dev/null 2>&1 || true
+  docker run -d --name "$proxy" -p "127.0.0.1:$port:80" bgdeploy-nginx:latest >/dev/null
+fi
+for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/__bgdeploy_proxy_health" && break; sleep 0.1; done
+
 say "bgdeploy validate"
 "$bgdeploy" -f "$spec" validate
 
 say "bgdeploy plan $app $stage (reads the engine, changes nothing)"
 "$bgdeploy" -f "$spec" plan "$app" "$stage"
 
+# Requests through nginx until told to stop (at most 60 s), counting failures.
+load() {
+  local sent=0 failed=0 end=$((SECONDS + 60))
+  while [[ ! -e "$1" && $SECONDS -lt $end ]]; do
+    sent=$((sent + 1))
+    curl -fsS -m 5 -o /dev/null -H "Host: $host" "http://127.0.0.1:$port/version" || failed=$((failed + 1))
+  done
+  echo "$sent $failed" > "$1.result"
+}
+
 for version in v1 v2; do
   say "bgdeploy up $app $stage --image bgdeploy-demo:$version"
+  # Load only when something is live already: before the first deploy nginx has nothing to serve.
+  stop=$(mktemp -u) sent=- failed=0
+  if curl -fs -o /dev/null -H "Host: $host" "http://127.0.0.1:$port/version"; then load "$stop" & fi
   out=$("$bgdeploy" -f "$spec" up "$app" "$stage" --image "bgdeploy-demo:$version" | tee /dev/stderr | tail -n 1)
+  touch "$stop"; wait
+  [[ -f "$stop.result" ]] && read -r sent failed < "$stop.result"
+  rm -f "$stop" "$stop.result"
   # The last line: "<app>/<stage>: <container> (<image>) is live; its default route is on <network>; ..."
   live=$(sed -n 's/^[^ ]*: \([^ ]*\) .* is live.*/\1/p' <<<"$out")
   route=$(sed -n 's/.*default route is on \([^;( ]*\).*/\1/p' <<<"$out")
-  ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"BACK_${app}_${stage}\").IPAddress}}" "$live")
-  printf '\n   live container:      %s\n' "$live"
-  printf '   default route on:    %s\n' "$route"
-  printf '   it serves /version:  %s\n' "$(curl -fsS "http://$ip:8080/version")"
+  printf '\n   live container:         %s\n' "$live"
+  printf '   default route on:       %s\n' "$route"
+  printf '   nginx serves /version:  %s\n' "$(curl -fsS -H "Host: $host" "http://127.0.0.1:$port/version")"
+  [[ "$sent" != - ]] && printf '   requests through nginx during the deploy: %s sent, %s failed\n' "$sent" "$failed"
+  if [[ "$failed" != 0 ]]; then echo "requests failed during the deploy" >&2; exit 1; fi
 done
 
 say "Done. Deploy again, or remove it all: bash examples/quickstart.sh --clean"

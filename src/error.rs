@@ -8,26 +8,12 @@ pub enum Error {
     #[error(transparent)]
     Spec(#[from] SpecError),
 
-    /// A command declared by the CLI contract whose implementation has not landed.
-    #[error(
-        "`{command}` is not available yet in bgdeploy {version}; nothing was changed",
-        version = env!("CARGO_PKG_VERSION")
-    )]
-    NotAvailable { command: &'static str },
-
     /// The engine could not be reached, or refused, before anything was changed.
     #[error(transparent)]
     Engine(#[from] EngineError),
 
     #[error(transparent)]
     Deploy(Box<crate::execute::DeployError>),
-
-    #[error(
-        "proxy driver `{driver}` is not available yet in bgdeploy {version}; use `driver: none` \
-         (and switch traffic yourself) until it lands. Nothing was changed",
-        version = env!("CARGO_PKG_VERSION")
-    )]
-    DriverNotAvailable { driver: &'static str },
 
     /// Nothing to do that the command could do: `cutover` without a standby, `rollback`
     /// with nothing retired.
@@ -81,9 +67,7 @@ pub mod exit {
 impl Error {
     pub fn code(&self) -> i32 {
         match self {
-            Error::Spec(_) | Error::NotAvailable { .. } | Error::DriverNotAvailable { .. } => {
-                exit::USAGE
-            }
+            Error::Spec(_) => exit::USAGE,
             Error::Deploy(e) => e.code(),
             Error::Plan(_) => exit::DEPLOY_FAILED,
             Error::Engine(_) => exit::ENGINE,

@@ -12,7 +12,7 @@ use crate::execute::{self, Cancel, DeployError, Executor, Job};
 use crate::observe;
 use crate::plan::{Mode, Plan, PlanOptions, Pull, WarningCode, plan};
 use crate::progress;
-use crate::spec::{Deploy, ProxyDriver};
+use crate::spec::Deploy;
 use crate::{secret, time};
 
 pub struct DeployArgs<'a> {
@@ -29,11 +29,6 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
     let spec = load(cli)?;
     let deploy = deploy(&spec, args.target)?;
     let secrets = secret::resolve(&deploy.secrets, |name| std::env::var(name).ok())?;
-    if !matches!(deploy.proxy.driver, ProxyDriver::None) {
-        return Err(Error::DriverNotAvailable {
-            driver: deploy.proxy.driver.name(),
-        });
-    }
     let image = args.image.unwrap_or(&deploy.image).to_string();
     let engine = engine::connect().await?;
     let opts = PlanOptions {

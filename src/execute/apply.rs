@@ -8,7 +8,7 @@ use super::{DeployError, Executor, Undo};
 use crate::engine::{ContainerSpec, EngineError};
 use crate::plan::{Action, Step};
 use crate::spec::ProxyDriver;
-use crate::{drain, health, lock, names, route};
+use crate::{drain, health, lock, names, proxy, route};
 
 impl Executor<'_> {
     pub(super) async fn apply(&mut self, step: &Step) -> Result<(), DeployError> {
@@ -147,15 +147,58 @@ impl Executor<'_> {
                     self.outcome.route = reading.network.clone();
                 }
             }
-            Action::ProxySwitch { driver, .. } => {
-                // The proxy drivers slot in here; `up` refuses other drivers before it starts.
-                return Err(DeployError::Refused {
-                    reason: format!("proxy driver {driver} is not available yet"),
-                    code: crate::error::exit::USAGE,
-                });
+            Action::ProxySwitch {
+                phase, container, ..
+            } => {
+                let live = self.outcome.container.clone().unwrap_or_default();
+                let changed = self.backend(container).await?;
+                let backends = vec![self.backend(&live).await?];
+                let remove = *phase == crate::plan::ProxyPhase::Remove;
+                if remove {
+                    // From here on the old release takes no new traffic: no undo.
+                    self.switched = true;
+                    self.undo.clear();
+                }
+                let reporter = &mut *self.reporter;
+                let mut on_line = |line: &str| reporter.step_progress(line);
+                let result = proxy::switch(
+                    engine,
+                    deploy,
+                    (*phase).into(),
+                    &changed,
+                    &backends,
+                    &mut on_line,
+                )
+                .await;
+                // Undo is registered once the switch happened. A failed nginx switch put its
+                // file back and a failed nginx-proxy regeneration changed nothing; an operator's
+                // command may have half-switched, so it is told to route back either way.
+                let half_done = matches!(
+                    deploy.proxy.driver,
+                    crate::spec::ProxyDriver::Command { .. }
+                );
+                if !remove && (result.is_ok() || half_done) {
+                    let mut old = Vec::new();
+                    for name in self.old_live.clone() {
+                        old.push(self.backend(&name).await?);
+                    }
+                    self.undo.push(Undo::ProxyBack {
+                        changed: changed.clone(),
+                        backends: old,
+                    });
+                }
+                result.map_err(|e| self.after_switch_proxy(e))?;
+                if let (crate::plan::ProxyPhase::Add, Some(verify)) = (phase, &deploy.proxy.verify)
+                {
+                    let reporter = &mut *self.reporter;
+                    let mut on_probe =
+                        |r: &health::ProbeReport| reporter.step_progress(&format!("verify: {r}"));
+                    proxy::verify(verify, &deploy.health, &mut on_probe).await?;
+                }
             }
             Action::DisconnectNetwork { container, network } => {
-                // The point of no return: the old release stops taking traffic.
+                // The point of no return (if the proxy switch did not already pass it): the
+                // old release stops taking traffic.
                 self.switched = true;
                 self.undo.clear();
                 engine
@@ -227,6 +270,61 @@ impl Executor<'_> {
         };
         let (app, stage) = (&self.deploy.app, &self.deploy.stage);
         Ok(lock::acquire(self.engine, app, stage, wait, &mut on_wait).await?)
+    }
+
+    fn after_switch_proxy(&self, e: proxy::ProxyError) -> DeployError {
+        if !self.switched {
+            return DeployError::from(e);
+        }
+        DeployError::NeedsPerson {
+            original: format!(
+                "the new release is live, but taking the old one out of the proxy failed: {e}"
+            ),
+            undo: "nothing was undone (the switch had happened)".into(),
+            todo: format!(
+                "check the proxy's configuration for {}/{}, then `bgdeploy status {} {}`",
+                self.deploy.app, self.deploy.stage, self.deploy.app, self.deploy.stage
+            ),
+        }
+    }
+
+    /// The container's address as the proxy reaches it: on FRONT_ (on BACK_ once it has left
+    /// FRONT_, which only the command driver's BGDEPLOY_ADDR then shows).
+    async fn backend(&self, container: &str) -> Result<proxy::Backend, DeployError> {
+        let (app, stage) = (&self.deploy.app, &self.deploy.stage);
+        let (front, back) = (
+            names::front_network(app, stage),
+            names::back_network(app, stage),
+        );
+        let details = self
+            .engine
+            .inspect_container(container)
+            .await
+            .map_err(|source| DeployError::Step {
+                step: format!("inspect {container}"),
+                source: Box::new(source),
+            })?
+            .ok_or_else(|| DeployError::Vanished {
+                container: container.to_string(),
+            })?;
+        let ip = [&front, &back]
+            .iter()
+            .find_map(|net| {
+                details
+                    .endpoints
+                    .iter()
+                    .find(|e| &&e.network == net)
+                    .and_then(|e| e.ip.as_deref())
+            })
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .ok_or_else(|| DeployError::NoAddress {
+                container: container.to_string(),
+                network: front.clone(),
+            })?;
+        Ok(proxy::Backend {
+            container: container.to_string(),
+            addr: std::net::SocketAddr::new(ip, self.deploy.port),
+        })
     }
 
     fn after_switch(&self, step: &Step, source: EngineError) -> DeployError {

@@ -41,6 +41,10 @@ pub enum DeployError {
     #[error("{message}")]
     RouteMoved { message: String },
 
+    /// The proxy could not be switched (or verified); boxed for its size.
+    #[error(transparent)]
+    Proxy(Box<crate::proxy::ProxyError>),
+
     #[error("interrupted by a signal during: {step}")]
     Interrupted { step: String },
 
@@ -69,6 +73,8 @@ impl DeployError {
             DeployError::Lock(_) => exit::ENGINE,
             DeployError::Refused { code, .. } => *code,
             DeployError::RouteMoved { .. } => exit::ROUTE_MOVED,
+            DeployError::Proxy(e) if e.needs_person() => exit::NEEDS_PERSON,
+            DeployError::Proxy(_) => exit::DEPLOY_FAILED,
             DeployError::ImageMissing { .. }
             | DeployError::Step { .. }
             | DeployError::Vanished { .. }
@@ -93,5 +99,11 @@ impl DeployError {
 impl From<LockError> for DeployError {
     fn from(e: LockError) -> DeployError {
         DeployError::Lock(Box::new(e))
+    }
+}
+
+impl From<crate::proxy::ProxyError> for DeployError {
+    fn from(e: crate::proxy::ProxyError) -> DeployError {
+        DeployError::Proxy(Box::new(e))
     }
 }

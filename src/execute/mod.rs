@@ -35,6 +35,11 @@ enum Undo {
     Stop {
         container: String,
     },
+    /// The proxy was switched to the new release: switch it back to these.
+    ProxyBack {
+        changed: crate::proxy::Backend,
+        backends: Vec<crate::proxy::Backend>,
+    },
 }
 
 /// What a finished run did.
@@ -76,10 +81,26 @@ pub struct Executor<'a> {
     switched: bool,
     /// Containers this run created: undoing removes them, so their attachments need no undo.
     created: Vec<String>,
+    /// The releases live before this run (the plan drains them): where the proxy goes back to.
+    old_live: Vec<String>,
     outcome: Outcome,
     started: Instant,
     started_epoch: i64,
     step_count: usize,
+}
+
+/// Whether a signal cuts `action` short. Steps that wait (for the lock, a pull, health, a
+/// drain) are. The others are single engine calls: dropped half-way, the engine still finishes
+/// them, possibly after the undo ran (a container created just after its removal was tried,
+/// left behind), so they run to their end and the signal is honoured right after. A lock wait
+/// cut short while its create is in flight can leave the lock behind; it is then stale (this
+/// process is gone) and the next `up` on this host takes it over.
+fn interruptible(action: &Action) -> bool {
+    match action {
+        Action::AcquireLock { wait_secs, .. } => *wait_secs > 0.0,
+        Action::PullImage { .. } | Action::WaitHealthy { .. } | Action::Drain { .. } => true,
+        _ => false,
+    }
 }
 
 impl<'a> Executor<'a> {
@@ -104,6 +125,7 @@ impl<'a> Executor<'a> {
             undo: Vec::new(),
             switched: false,
             created: Vec::new(),
+            old_live: Vec::new(),
             outcome: Outcome::default(),
             started: Instant::now(),
             started_epoch: crate::time::now_epoch(),
@@ -115,11 +137,18 @@ impl<'a> Executor<'a> {
     /// observe and plan under it, then run the rest.
     pub async fn run(&mut self, steps: &[Step], total: usize) -> Result<(), DeployError> {
         for step in steps {
+            if let Action::Drain { container, .. } = &step.action {
+                if !self.old_live.contains(container) {
+                    self.old_live.push(container.clone());
+                }
+            }
+        }
+        for step in steps {
             self.step_count += 1;
             let n = self.step_count;
             self.reporter.step_started(n, total, step);
             let t = Instant::now();
-            let result = if self.switched {
+            let result = if self.switched || !interruptible(&step.action) {
                 self.apply(step).await
             } else {
                 let mut cancel = self.cancel.clone();
@@ -129,9 +158,16 @@ impl<'a> Executor<'a> {
                 }
             };
             match result {
-                Ok(()) => self
-                    .reporter
-                    .step_finished(n, step, StepStatus::Done, t.elapsed()),
+                Ok(()) => {
+                    self.reporter
+                        .step_finished(n, step, StepStatus::Done, t.elapsed());
+                    // A signal during a step that runs to its end is honoured right after it.
+                    if !self.switched && self.cancel.is_cancelled() {
+                        return Err(DeployError::Interrupted {
+                            step: step.description.clone(),
+                        });
+                    }
+                }
                 Err(e) => {
                     self.reporter
                         .step_finished(n, step, StepStatus::Failed, t.elapsed());
@@ -184,6 +220,26 @@ impl<'a> Executor<'a> {
                         .stop_container(container, self.deploy.stop_timeout)
                         .await,
                 ),
+                Undo::ProxyBack { changed, backends } => {
+                    let reporter = &mut *self.reporter;
+                    let mut on_line = |line: &str| reporter.note(line);
+                    let result = crate::proxy::switch(
+                        self.engine,
+                        self.deploy,
+                        crate::proxy::Phase::Remove,
+                        changed,
+                        backends,
+                        &mut on_line,
+                    )
+                    .await;
+                    let names: Vec<&str> = backends.iter().map(|b| b.container.as_str()).collect();
+                    let what = format!("route the proxy back to {}", names.join(", "));
+                    match result {
+                        Ok(()) => self.reporter.note(&format!("undone: {what}")),
+                        Err(e) => failures.push(format!("{what}: {e}")),
+                    }
+                    continue;
+                }
             };
             match result {
                 Ok(()) => self.reporter.note(&format!("undone: {what}")),

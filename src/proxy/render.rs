@@ -47,7 +47,12 @@ pub fn render(app: &str, stage: &str, virtual_host: &str, backends: &[Backend]) 
         );
         return out;
     }
-    let upgrade = format!("${upstream}_connection");
+    // Short, whatever the app and stage are called: nginx fails to load a config with a
+    // variable name longer than its variables_hash_bucket_size allows (64 by default).
+    let upgrade = format!(
+        "$bgdeploy_conn_{:08x}",
+        fnv1a(&[app.as_bytes(), b"\0", stage.as_bytes()].concat())
+    );
     let _ = writeln!(
         out,
         "

@@ -3,6 +3,7 @@
 
 mod cleanup;
 mod cli;
+mod cutover;
 mod doctor;
 mod drain;
 mod engine_connect;
