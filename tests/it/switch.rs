@@ -25,6 +25,19 @@ async fn standby_then_cutover_then_rollback() {
     let running = containers(&app, true);
     assert_eq!(running.len(), 2, "{running:?}");
     let standby: Vec<String> = running.into_iter().filter(|c| !blue.contains(c)).collect();
+    let status = env
+        .bgdeploy()
+        .args(["--output", "json", "status", app.as_str(), "stage"])
+        .spec(&yaml)
+        .run();
+    status.assert_success();
+    let text = status.stdout.clone();
+    for (role, name) in [("live", &blue[0]), ("standby", &standby[0])] {
+        assert!(
+            text.contains(&format!("\"role\": \"{role}\"")) && text.contains(name.as_str()),
+            "{role} {name}: {text}"
+        );
+    }
 
     let cut = env
         .bgdeploy()
@@ -57,6 +70,22 @@ async fn standby_then_cutover_then_rollback() {
     assert_eq!(live(&app), blue, "the previous release is live again");
     assert!(serves(&app, &blue[0], "v1"));
     assert_eq!(containers(&app, true), blue);
+
+    // The history holds the up, the standby, the cutover and the rollback, newest first.
+    let history = env
+        .bgdeploy()
+        .args(["--output", "json", "history", app.as_str(), "stage"])
+        .spec(&yaml)
+        .run();
+    history.assert_success();
+    let records = history.json();
+    let commands: Vec<&str> = records
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|r| r["command"].as_str())
+        .collect();
+    assert_eq!(commands, ["rollback", "cutover", "up", "up"], "{records:#}");
 
     env.bgdeploy()
         .args(["rollback", app.as_str(), "stage", "--to", "nope"])
