@@ -292,10 +292,23 @@ impl Executor<'_> {
     /// FRONT_, which only the command driver's BGDEPLOY_ADDR then shows).
     async fn backend(&self, container: &str) -> Result<proxy::Backend, DeployError> {
         let (app, stage) = (&self.deploy.app, &self.deploy.stage);
-        let (front, back) = (
+        let networks = [
             names::front_network(app, stage),
             names::back_network(app, stage),
-        );
+        ];
+        let (_, ip) = self.address(container, &networks).await?;
+        Ok(proxy::Backend {
+            container: container.to_string(),
+            addr: std::net::SocketAddr::new(ip, self.deploy.port),
+        })
+    }
+
+    /// The container's id and its address on the first of `networks` it is attached to.
+    async fn address(
+        &self,
+        container: &str,
+        networks: &[String],
+    ) -> Result<(String, IpAddr), DeployError> {
         let details = self
             .engine
             .inspect_container(container)
@@ -307,24 +320,21 @@ impl Executor<'_> {
             .ok_or_else(|| DeployError::Vanished {
                 container: container.to_string(),
             })?;
-        let ip = [&front, &back]
+        let ip = networks
             .iter()
             .find_map(|net| {
                 details
                     .endpoints
                     .iter()
-                    .find(|e| &&e.network == net)
+                    .find(|e| &e.network == net)
                     .and_then(|e| e.ip.as_deref())
             })
             .and_then(|ip| ip.parse::<IpAddr>().ok())
             .ok_or_else(|| DeployError::NoAddress {
                 container: container.to_string(),
-                network: front.clone(),
+                network: networks.join(" or "),
             })?;
-        Ok(proxy::Backend {
-            container: container.to_string(),
-            addr: std::net::SocketAddr::new(ip, self.deploy.port),
-        })
+        Ok((details.id, ip))
     }
 
     fn after_switch(&self, step: &Step, source: EngineError) -> DeployError {
@@ -385,27 +395,6 @@ impl Executor<'_> {
     /// The container's id and its address on the back network, where health checks go.
     async fn back_address(&self, container: &str) -> Result<(String, IpAddr), DeployError> {
         let back = names::back_network(&self.deploy.app, &self.deploy.stage);
-        let details = self
-            .engine
-            .inspect_container(container)
-            .await
-            .map_err(|source| DeployError::Step {
-                step: format!("inspect {container}"),
-                source: Box::new(source),
-            })?
-            .ok_or_else(|| DeployError::Vanished {
-                container: container.to_string(),
-            })?;
-        let ip = details
-            .endpoints
-            .iter()
-            .find(|e| e.network == back)
-            .and_then(|e| e.ip.as_deref())
-            .and_then(|ip| ip.parse().ok())
-            .ok_or_else(|| DeployError::NoAddress {
-                container: container.to_string(),
-                network: back.clone(),
-            })?;
-        Ok((details.id, ip))
+        self.address(container, &[back]).await
     }
 }

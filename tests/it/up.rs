@@ -207,6 +207,28 @@ fn wait_for_second_release(app: &str) {
     std::thread::sleep(Duration::from_millis(300));
 }
 
+/// Deploys v1, then starts deploying v2 with a release that needs 60 s to get ready, and
+/// returns (the live release, the running deploy) once that deploy is in its health wait.
+fn deploy_then_start_a_slow_one(
+    env: &TestEnv,
+    app: &str,
+    yaml: &str,
+) -> (Vec<String>, crate::harness::cli::Running) {
+    up(env, yaml, app, &[]).assert_success();
+    let before = live(app);
+    let slow = yaml
+        .replace("    drain:", "    env: {READY_DELAY: \"60\"}\n    drain:")
+        .replace("deadline: 20s", "deadline: 90s");
+    let running = env
+        .bgdeploy()
+        .args(["up", app, "stage", "--image", DEMO_V2])
+        .spec(&slow)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    wait_for_second_release(app);
+    (before, running)
+}
+
 #[tokio::test]
 async fn sigint_during_the_health_wait_cleans_up_and_exits_1() {
     let Some(_engine) = require_engine().await else {
@@ -215,19 +237,7 @@ async fn sigint_during_the_health_wait_cleans_up_and_exits_1() {
     require_images();
     let env = TestEnv::new();
     let (app, yaml) = spec(&env, DEMO_V1, "");
-    up(&env, &yaml, &app, &[]).assert_success();
-    let before = live(&app);
-
-    let slow = yaml
-        .replace("    drain:", "    env: {READY_DELAY: \"60\"}\n    drain:")
-        .replace("deadline: 20s", "deadline: 90s");
-    let running = env
-        .bgdeploy()
-        .args(["up", app.as_str(), "stage", "--image", DEMO_V2])
-        .spec(&slow)
-        .timeout(Duration::from_secs(60))
-        .spawn();
-    wait_for_second_release(&app);
+    let (before, running) = deploy_then_start_a_slow_one(&env, &app, &yaml);
     running.signal("INT");
     let run = running.wait();
     run.assert_code(1).stderr_contains("interrupted");
@@ -257,19 +267,7 @@ async fn after_kill_9_the_next_up_converges() {
     require_images();
     let env = TestEnv::new();
     let (app, yaml) = spec(&env, DEMO_V1, "");
-    up(&env, &yaml, &app, &[]).assert_success();
-    let before = live(&app);
-
-    let slow = yaml
-        .replace("    drain:", "    env: {READY_DELAY: \"60\"}\n    drain:")
-        .replace("deadline: 20s", "deadline: 90s");
-    let running = env
-        .bgdeploy()
-        .args(["up", app.as_str(), "stage", "--image", DEMO_V2])
-        .spec(&slow)
-        .timeout(Duration::from_secs(60))
-        .spawn();
-    wait_for_second_release(&app);
+    let (before, running) = deploy_then_start_a_slow_one(&env, &app, &yaml);
     running.signal("KILL");
     let _ = running.wait();
     assert_eq!(
