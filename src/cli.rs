@@ -25,6 +25,25 @@ spec; 3 engine unreachable or refused before any change; 4 locked by another dep
 5 a default route would move or moved (rolled back); 10 something could not be
 restored: a person is needed.";
 
+const UP_HELP: &str = "\
+What it does (`bgdeploy plan APP STAGE` shows it for your engine first):
+  take the deploy lock; pull the image if needed; make sure BACK_<app>_<stage> and
+  FRONT_<app>_<stage> (internal) exist and the proxy is on FRONT_; start the release on BACK_;
+  wait until healthy; connect it to FRONT_ and check from the kernel that its default route
+  stayed on BACK_; switch the proxy; take the old release out of the proxy, drain it, stop it
+  and keep it for `rollback`; record the deploy; release the lock.
+  Any failure or Ctrl-C before the old release leaves the proxy undoes everything: the live
+  release keeps serving.
+
+Exit codes: 0 done; 1 failed safely (live untouched); 2 bad usage or spec; 3 engine
+unreachable; 4 locked by another deploy; 5 a default route would move; 10 a person is needed.
+
+Examples:
+  bgdeploy up shop stage
+  bgdeploy up shop stage --image shop:1.5 --lock-wait 2m
+  bgdeploy --output json up shop stage        # one JSON object per line, for CI
+  bgdeploy up shop production --no-cutover   # then: bgdeploy cutover shop production";
+
 #[derive(Debug, Parser)]
 #[command(name = "bgdeploy", version, about = ABOUT, after_help = AFTER_HELP)]
 #[command(propagate_version = true, max_term_width = 100)]
@@ -101,7 +120,7 @@ pub enum Command {
 
     /// Deploy a new release: start it on the back network, wait until healthy, cut over.
     #[command(
-        after_help = "Examples:\n  bgdeploy up shop stage\n  bgdeploy up shop stage --image shop:1.5 --lock-wait 2m\n  bgdeploy up shop production --no-cutover   # then: bgdeploy cutover shop production"
+        after_help = UP_HELP
     )]
     Up {
         #[command(flatten)]
@@ -132,7 +151,7 @@ pub enum Command {
 
     /// Make the newest retired release live again.
     #[command(
-        after_help = "Examples:\n  bgdeploy rollback shop production\n  bgdeploy rollback shop production --to shop_production_20261126T101500"
+        after_help = "Examples:\n  bgdeploy rollback shop production\n  bgdeploy rollback shop production --to shop_production_20261126-101500-4f2a"
     )]
     Rollback {
         #[command(flatten)]
