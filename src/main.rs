@@ -1,5 +1,7 @@
 //! Thin: parse arguments, set up logging, run, print the error chain, exit with its code.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 
 use bgdeploy::cli::Cli;
@@ -24,6 +26,8 @@ fn init_tracing(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, never with NO_COLOR.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_target(false)
         .init();
 }

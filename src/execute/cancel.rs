@@ -13,8 +13,11 @@ impl Cancel {
     /// Listens for SIGINT and SIGTERM from now on, for the rest of the process.
     pub fn on_signals() -> Cancel {
         let (tx, rx) = watch::channel(false);
+        // Registered here, before the task runs: a signal arriving between now and the task's
+        // first poll must be caught, not kill the process half-way through a step.
+        let signals = Signals::register();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             let _ = tx.send(true);
             // Keep the sender alive so receivers do not see a closed channel as a signal.
             std::future::pending::<()>().await;
@@ -43,23 +46,49 @@ impl Cancel {
     }
 }
 
+/// SIGINT and SIGTERM streams, registered with the runtime when created.
 #[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+struct Signals {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn register() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn wait(mut self) {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            () = recv(&mut self.int) => {}
+            () = recv(&mut self.term) => {}
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn register() -> Signals {
+        Signals
+    }
+
+    async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -18,6 +18,19 @@ pub(super) fn cause(e: &(dyn Error + 'static)) -> String {
     innermost.to_string()
 }
 
+/// Whether the connection was refused (an `io::Error` of that kind anywhere in the chain):
+/// nothing listened on the port.
+pub(super) fn refused(e: &(dyn Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(current) = next {
+        if let Some(io) = current.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::ConnectionRefused;
+        }
+        next = current.source();
+    }
+    false
+}
+
 pub(super) fn io_error(e: &io::Error) -> String {
     use io::ErrorKind as K;
     let text = match e.kind() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Client, StatusCode, redirect};
 
 use super::HealthError;
-use super::describe::cause;
+use super::describe::{cause, refused};
 use super::probe::Probe;
 use crate::spec::StatusRange;
 
@@ -74,6 +74,7 @@ impl HttpProbe {
                 self.path,
                 humantime::format_duration(self.timeout)
             )),
+            Err(e) if refused(&e) => Probe::Refused(format!("GET {} → {}", self.path, cause(&e))),
             Err(e) => Probe::Fail(format!("GET {} → {}", self.path, cause(&e))),
         }
     }

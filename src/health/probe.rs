@@ -7,8 +7,12 @@ use std::time::Duration;
 pub enum Probe {
     /// What a passing probe saw, e.g. "GET /up → 200 OK".
     Pass(String),
-    /// Why a probe failed, e.g. "GET /up → 404 Not Found" or "GET /up → connection refused".
+    /// Why a probe failed, e.g. "GET /up → 404 Not Found" or "GET /up → no answer within 2s".
     Fail(String),
+    /// A failure that cost the app nothing: nothing listens on the port yet, and the
+    /// container's kernel refused the connection ("GET /up → connection refused"). The
+    /// poller tries again after [`QUICK_RETRY`](super::poll::QUICK_RETRY), not `interval`.
+    Refused(String),
 }
 
 impl Probe {
@@ -16,9 +20,14 @@ impl Probe {
         matches!(self, Probe::Pass(_))
     }
 
+    /// Refused at the door: worth repeating soon (see [`Probe::Refused`]).
+    pub fn refused(&self) -> bool {
+        matches!(self, Probe::Refused(_))
+    }
+
     pub fn text(&self) -> &str {
         match self {
-            Probe::Pass(text) | Probe::Fail(text) => text,
+            Probe::Pass(text) | Probe::Fail(text) | Probe::Refused(text) => text,
         }
     }
 }

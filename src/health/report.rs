@@ -19,6 +19,19 @@ const LOGS_TIMEOUT: Duration = Duration::from_secs(10);
 /// before printing it.
 pub async fn failure_report(engine: &Engine, container: &str, err: &HealthError) -> String {
     let mut text = err.to_string();
+    // What the engine said, when it was the engine that failed (a lost connection, say).
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        let _ = write!(text, "\n  caused by: {c}");
+        cause = c.source();
+    }
+    if matches!(err, HealthError::Engine(_)) {
+        let _ = write!(
+            text,
+            "\n  the engine failed or stopped answering while bgdeploy waited for the release; check \
+             it with `docker info`"
+        );
+    }
     if matches!(err, HealthError::Gone { .. }) {
         return text;
     }
@@ -36,7 +49,11 @@ pub async fn failure_report(engine: &Engine, container: &str, err: &HealthError)
             }
         }
         Ok(Err(e)) => {
-            let _ = write!(text, "\n(the logs of `{shown}` could not be read: {e})");
+            let why = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(": ");
+            let _ = write!(text, "\n(the logs of `{shown}` could not be read: {why})");
         }
         Err(_) => {
             let _ = write!(

@@ -28,6 +28,9 @@ impl TcpProbe {
     pub(super) async fn check(&self) -> Probe {
         match tokio::time::timeout(self.timeout, TcpStream::connect(self.addr)).await {
             Ok(Ok(_)) => Probe::Pass(format!("TCP {} → connected", self.addr)),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Probe::Refused(format!("TCP {} → {}", self.addr, io_error(&e)))
+            }
             Ok(Err(e)) => Probe::Fail(format!("TCP {} → {}", self.addr, io_error(&e))),
             Err(_) => Probe::Fail(format!(
                 "TCP {} → no answer within {}",

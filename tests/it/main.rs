@@ -3,21 +3,24 @@
 
 mod cleanup;
 mod cli;
+mod concurrency;
 mod cutover;
 mod doctor;
 mod drain;
 mod engine_connect;
 mod engine_reads;
 mod engine_writes;
+mod faults;
 mod harness;
 mod health;
 mod history;
+mod hostile;
 mod lock;
 mod observe;
 mod ops;
 mod proxy;
 mod route;
-mod switch;
 mod route_read;
 mod status;
+mod switch;
 mod up;

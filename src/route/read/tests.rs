@@ -129,10 +129,7 @@ fn a_route_where_none_was_expected_is_a_move() {
         Endpoint::new("app_stage", false),
     ];
     let text = explain_move(&moved, &eps, OLD);
-    assert!(
-        text.contains("internal networks sort last"),
-        "{text}"
-    );
+    assert!(text.contains("internal networks sort last"), "{text}");
     assert!(text.contains("do not attach `app_stage`"), "{text}");
 }
 

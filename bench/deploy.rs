@@ -1,0 +1,885 @@
+//! bgdeploy's benchmarks against the real engine (issue 6). Not a test: run `bench/run.sh`
+//! (or `cargo bench --bench deploy -- [--runs N] [--only a,b,c,d,e,f]`). Prints a table.
+//!
+//! (a) `up` vs the same blue-green by hand with the docker CLI, alternating, medians, ratio;
+//! (b) health detection latency: from the app answering to bgdeploy noticing;
+//! (c) overhead of `up` for an app that takes 3 s to get ready: total − 3 s;
+//! (d) bgdeploy's own cost: peak RSS and CPU time of `up`, binary size, start-up time;
+//! (e) where the time of one `up` goes, step by step;
+//! (f) requests through nginx during a cutover — a hook for the proxy drivers (see below).
+//!
+//! Everything it creates is named `bgbench<random>_…` and removed at the end (run.sh also
+//! removes leftovers of an interrupted run). Traffic goes only to the benchmark's own
+//! containers on the host's bridges.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bgdeploy");
+const V1: &str = "bgdeploy-demo:v1";
+const V2: &str = "bgdeploy-demo:v2";
+/// Bounds every command the benchmark runs: nothing here may hang.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo test --all-targets` runs bench targets without `--bench`: do nothing then.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("bench/deploy.rs: a benchmark, not a test; run bench/run.sh");
+        return;
+    }
+    let runs = flag(&args, "--runs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10usize);
+    let only = flag(&args, "--only").unwrap_or_else(|| "a,b,c,d,e,f".to_string());
+    let wants = |part: &str| only.split(',').any(|p| p.trim() == part);
+
+    let bench = Bench::new();
+    let mut report = Report {
+        machine: machine(),
+        ..Report::default()
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if wants("a") || wants("e") {
+            bench.up_vs_manual(runs, &mut report);
+        }
+        if wants("b") {
+            bench.detection_latency(runs, &mut report);
+        }
+        if wants("c") {
+            bench.overhead_3s(runs.div_ceil(2), &mut report);
+        }
+        if wants("d") {
+            bench.own_cost(runs, &mut report);
+        }
+        if wants("f") {
+            nginx_cutover_hook(&mut report);
+        }
+    }));
+    bench.cleanup();
+    report.print();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+// ---------------------------------------------------------------------------------------
+// Running things
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs a command to its end (bounded by `COMMAND_TIMEOUT`).
+fn run(program: &str, args: &[&str], dir: Option<&Path>) -> Out {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if started.elapsed() > COMMAND_TIMEOUT {
+            let _ = child.kill();
+            panic!(
+                "{program} {} took longer than {COMMAND_TIMEOUT:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let output = child.wait_with_output().expect("output");
+    Out {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = run("docker", args, None);
+    assert!(out.ok, "docker {} failed: {}", args.join(" "), out.stderr);
+    out.stdout.trim().to_string()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
+/// A bgdeploy `up`/`plan` run with `--output json`, its lines stamped as they arrive.
+struct Traced {
+    ok: bool,
+    wall: Duration,
+    /// (seconds since the run started, unix time, the line)
+    lines: Vec<(f64, f64, Value)>,
+    stderr: String,
+}
+
+impl Traced {
+    fn result(&self) -> Option<&Value> {
+        self.lines
+            .iter()
+            .map(|(_, _, v)| v)
+            .rfind(|v| v["event"] == "result")
+    }
+
+    /// Unix time at which the first step with `action` finished.
+    fn finished_at(&self, action: &str) -> Option<f64> {
+        self.lines
+            .iter()
+            .find(|(_, _, v)| v["event"] == "step_finished" && v["action"] == action)
+            .map(|(_, unix, _)| *unix)
+    }
+
+    /// (action, seconds) of every finished step, in order.
+    fn steps(&self) -> Vec<(String, f64)> {
+        self.lines
+            .iter()
+            .filter(|(_, _, v)| v["event"] == "step_finished")
+            .map(|(_, _, v)| {
+                (
+                    v["action"].as_str().unwrap_or("?").to_string(),
+                    v["elapsed_secs"].as_f64().unwrap_or(0.0),
+                )
+            })
+            .collect()
+    }
+
+    /// Seconds from the start of the process to the first `step_started`.
+    fn startup(&self) -> f64 {
+        self.lines
+            .iter()
+            .find(|(_, _, v)| v["event"] == "step_started")
+            .map_or(0.0, |(t, _, _)| *t)
+    }
+}
+
+fn traced(dir: &Path, args: &[&str]) -> Traced {
+    let mut all = vec!["--output", "json"];
+    all.extend_from_slice(args);
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(&all)
+        .current_dir(dir)
+        .env_remove("BGDEPLOY_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting bgdeploy");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut stderr_pipe = child.stderr.take().expect("stderr");
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut s);
+        s
+    });
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        let stamp = (started.elapsed().as_secs_f64(), unix_now());
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            lines.push((stamp.0, stamp.1, v));
+        }
+        if started.elapsed() > COMMAND_TIMEOUT {
+            let _ = child.kill();
+            panic!("bgdeploy {} hung", args.join(" "));
+        }
+    }
+    let status = child.wait().expect("wait");
+    Traced {
+        ok: status.success(),
+        wall: started.elapsed(),
+        lines,
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics and the report
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn min_max(values: &[f64]) -> (f64, f64) {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
+fn ms(secs: f64) -> String {
+    format!("{:.0} ms", secs * 1000.0)
+}
+
+fn spread(values: &[f64]) -> String {
+    let (lo, hi) = min_max(values);
+    format!(
+        "{} (min {}, max {}, n={})",
+        ms(median(values)),
+        ms(lo),
+        ms(hi),
+        values.len()
+    )
+}
+
+#[derive(Default)]
+struct Report {
+    machine: Vec<(String, String)>,
+    /// (figure, value, target, verdict)
+    rows: Vec<(String, String, String, String)>,
+    /// Extra tables: (title, header, rows)
+    tables: Vec<(String, Vec<String>, Vec<Vec<String>>)>,
+}
+
+impl Report {
+    fn row(&mut self, figure: &str, value: String, target: &str, met: Option<bool>) {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        self.rows.push((
+            figure.to_string(),
+            value,
+            target.to_string(),
+            verdict.to_string(),
+        ));
+    }
+
+    fn print(&self) {
+        println!("\n## bgdeploy benchmarks\n");
+        for (k, v) in &self.machine {
+            println!("- {k}: {v}");
+        }
+        println!();
+        print_table(
+            &["figure", "value", "target", ""],
+            &self
+                .rows
+                .iter()
+                .map(|(a, b, c, d)| vec![a.clone(), b.clone(), c.clone(), d.clone()])
+                .collect::<Vec<_>>(),
+        );
+        for (title, header, rows) in &self.tables {
+            println!("\n### {title}\n");
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            print_table(&header, rows);
+        }
+    }
+}
+
+/// A Markdown table, columns padded.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = width[i]))
+            .collect();
+        println!("| {} |", padded.join(" | "));
+    };
+    line(header.iter().map(|s| s.to_string()).collect());
+    println!(
+        "|{}|",
+        width
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+fn machine() -> Vec<(String, String)> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or("?".into(), |kb| format!("{:.1} GiB", kb as f64 / 1048576.0));
+    let kernel = run("uname", &["-r"], None).stdout.trim().to_string();
+    let engine = docker(&[
+        "version",
+        "--format",
+        "{{.Server.Version}} (API {{.Server.APIVersion}})",
+    ]);
+    let rev = run(
+        "git",
+        &["rev-parse", "--short", "HEAD"],
+        Some(Path::new(env!("CARGO_MANIFEST_DIR"))),
+    );
+    let dirty = run(
+        "git",
+        &["status", "--porcelain", "--untracked-files=no"],
+        Some(Path::new(env!("CARGO_MANIFEST_DIR"))),
+    );
+    vec![
+        (
+            "machine".into(),
+            format!("{cpu}, {cores} cores, {mem} RAM, Linux {kernel}"),
+        ),
+        (
+            "engine".into(),
+            format!("Docker Engine {engine}, local socket"),
+        ),
+        (
+            "bgdeploy".into(),
+            format!(
+                "{} ({}{}, release profile)",
+                env!("CARGO_PKG_VERSION"),
+                rev.stdout.trim(),
+                if dirty.stdout.trim().is_empty() {
+                    ""
+                } else {
+                    " + local changes"
+                }
+            ),
+        ),
+        (
+            "date".into(),
+            run("date", &["-u", "+%Y-%m-%d %H:%M UTC"], None)
+                .stdout
+                .trim()
+                .to_string(),
+        ),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// The benchmarks
+
+struct Bench {
+    prefix: String,
+    dir: PathBuf,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos();
+        let prefix = format!(
+            "bgbench{:06x}{:04x}_",
+            nanos & 0xff_ffff,
+            std::process::id() & 0xffff
+        );
+        let dir = std::env::temp_dir().join(prefix.trim_end_matches('_'));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Bench { prefix, dir }
+    }
+
+    /// Writes a deploy.yaml for app `<prefix><name>` (stage `s`) and returns the app's name.
+    fn spec(&self, name: &str, extra: &str) -> (String, PathBuf) {
+        let app = format!("{}{name}", self.prefix);
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir).expect("a spec directory");
+        let yaml = format!(
+            "apps:\n  {app}:\n    image: {V1}\n    port: 8080\n    health: {{http: /up}}\n    keep: 1\n{extra}    stages:\n      s: {{}}\n"
+        );
+        std::fs::write(dir.join("deploy.yaml"), yaml).expect("deploy.yaml");
+        (app, dir)
+    }
+
+    fn up(&self, dir: &Path, app: &str, image: &str) -> Traced {
+        let t = traced(dir, &["up", app, "s", "--image", image]);
+        assert!(t.ok, "bgdeploy up {app} failed:\n{}", t.stderr);
+        t
+    }
+
+    /// (a) and (e).
+    fn up_vs_manual(&self, runs: usize, report: &mut Report) {
+        let (app, dir) = self.spec("a", "");
+        let manual = Manual::new(&self.prefix);
+        // Warm-up: networks exist, images and the lock image are in the page cache.
+        self.up(&dir, &app, V1);
+        manual.deploy(V1);
+        let (mut bg, mut by_hand, mut traces) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..runs {
+            let image = if i % 2 == 0 { V2 } else { V1 };
+            let t = self.up(&dir, &app, image);
+            bg.push(t.wall.as_secs_f64());
+            traces.push(t);
+            by_hand.push(manual.deploy(image));
+        }
+        let ratio = median(&bg) / median(&by_hand);
+        report.row(
+            "(a) `up`, one release replacing another",
+            spread(&bg),
+            "",
+            None,
+        );
+        report.row(
+            "(a) the same by hand with the docker CLI",
+            spread(&by_hand),
+            "",
+            None,
+        );
+        report.row(
+            "(a) ratio bgdeploy / by hand (medians)",
+            format!("{ratio:.2}×"),
+            "≤ 0.8×",
+            Some(ratio <= 0.8),
+        );
+        step_table(&traces, report);
+    }
+
+    /// (b): the release's port opens `delay` after it starts (the app answers at once when
+    /// it listens), or `/up` turns from 404 to 200 (READY_DELAY): from that moment, taken
+    /// from the engine's timestamp of the app's log line, to the arrival of the
+    /// `step_finished` of `wait_healthy`.
+    fn detection_latency(&self, runs: usize, report: &mut Report) {
+        let (app, dir) = self.spec("b", "");
+        self.up(&dir, &app, V1);
+        let mut listen = Vec::new();
+        let mut ready = Vec::new();
+        for i in 0..runs {
+            // Spread over the probe cadence, so the phase of the probes does not decide.
+            let delay = format!("{:.3}", 1.0 + (i as f64) * 0.0617);
+            let image = if i % 2 == 0 { V2 } else { V1 };
+            // The port opens late: the app is not listening before `delay`.
+            let late =
+                format!("    command: [sh, -c, \"sleep {delay}; exec /usr/local/bin/demo-app\"]\n");
+            std::fs::write(dir.join("deploy.yaml"), self.spec_text(&app, &late)).expect("spec");
+            let t = self.up(&dir, &app, image);
+            let c = t
+                .result()
+                .and_then(|r| r["container"].as_str())
+                .expect("container")
+                .to_string();
+            let at = log_time(&c, "listening on").expect("the listening line");
+            listen.push(t.finished_at("wait_healthy").expect("wait_healthy") - at);
+            // Listening at once, `/up` 404 until `delay`.
+            let slow = format!("    env: {{READY_DELAY: \"{delay}\"}}\n");
+            std::fs::write(dir.join("deploy.yaml"), self.spec_text(&app, &slow)).expect("spec");
+            let t = self.up(&dir, &app, image);
+            let c = t
+                .result()
+                .and_then(|r| r["container"].as_str())
+                .expect("container")
+                .to_string();
+            let at = log_time(&c, "ready after").expect("the ready line");
+            ready.push(t.finished_at("wait_healthy").expect("wait_healthy") - at);
+        }
+        let m = median(&listen);
+        report.row(
+            "(b) health detection latency, app starts listening late",
+            spread(&listen),
+            "median ≤ 25 ms",
+            Some(m <= 0.025),
+        );
+        report.row(
+            "(b) … app listens at once, `/up` 404 → 200 (interval 500ms)",
+            spread(&ready),
+            "(bounded by `interval`)",
+            None,
+        );
+    }
+
+    fn spec_text(&self, app: &str, extra: &str) -> String {
+        format!(
+            "apps:\n  {app}:\n    image: {V1}\n    port: 8080\n    health: {{http: /up}}\n    keep: 1\n{extra}    stages:\n      s: {{}}\n"
+        )
+    }
+
+    /// (c): total − 3 s for an app ready 3 s after it starts.
+    fn overhead_3s(&self, runs: usize, report: &mut Report) {
+        let (app, dir) = self.spec("c", "");
+        self.up(&dir, &app, V1);
+        let mut late_port = Vec::new();
+        let mut late_up = Vec::new();
+        let mut wait_step = Vec::new();
+        for i in 0..runs {
+            let image = if i % 2 == 0 { V2 } else { V1 };
+            let late = "    command: [sh, -c, \"sleep 3; exec /usr/local/bin/demo-app\"]\n";
+            std::fs::write(dir.join("deploy.yaml"), self.spec_text(&app, late)).expect("spec");
+            let t = self.up(&dir, &app, image);
+            late_port.push(t.wall.as_secs_f64() - 3.0);
+            let waited: f64 = t
+                .steps()
+                .iter()
+                .filter(|(a, _)| a == "wait_healthy")
+                .map(|(_, s)| s)
+                .sum();
+            wait_step.push(waited - 3.0);
+            let slow = "    env: {READY_DELAY: \"3\"}\n";
+            std::fs::write(dir.join("deploy.yaml"), self.spec_text(&app, slow)).expect("spec");
+            let t = self.up(&dir, &app, image);
+            late_up.push(t.wall.as_secs_f64() - 3.0);
+        }
+        let m = median(&late_port);
+        report.row(
+            "(c) `up` of an app ready 3 s after start: total − 3 s",
+            spread(&late_port),
+            "≤ 300 ms",
+            Some(m <= 0.3),
+        );
+        report.row(
+            "(c) … of which the health wait beyond 3 s",
+            spread(&wait_step),
+            "",
+            None,
+        );
+        report.row(
+            "(c) … `/up` 404 for 3 s instead (READY_DELAY=3)",
+            spread(&late_up),
+            "",
+            None,
+        );
+    }
+
+    /// (d): peak RSS and CPU of `up` (GNU time), binary size, start-up of `--help`/`plan`.
+    fn own_cost(&self, runs: usize, report: &mut Report) {
+        let (app, dir) = self.spec("d", "");
+        self.up(&dir, &app, V1);
+        let mut rss = Vec::new();
+        let mut cpu = Vec::new();
+        for i in 0..runs {
+            let image = if i % 2 == 0 { V2 } else { V1 };
+            let out = run(
+                "/usr/bin/time",
+                &[
+                    "-f", "%M %U %S", BIN, "-q", "up", &app, "s", "--image", image,
+                ],
+                Some(&dir),
+            );
+            assert!(out.ok, "up under /usr/bin/time failed: {}", out.stderr);
+            let last = out.stderr.lines().last().unwrap_or_default().to_string();
+            let f: Vec<f64> = last
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            assert_eq!(f.len(), 3, "GNU time printed {last:?}");
+            rss.push(f[0] / 1024.0);
+            cpu.push(f[1] + f[2]);
+        }
+        let peak = rss.iter().copied().fold(0.0, f64::max);
+        report.row(
+            "(d) peak RSS of `up` (max over runs)",
+            format!("{peak:.1} MiB"),
+            "< 20 MB",
+            Some(peak * 1.048_576 < 20.0),
+        );
+        // GNU time counts in 10 ms ticks: the mean over the runs says more than a median.
+        let mean = cpu.iter().sum::<f64>() / cpu.len().max(1) as f64;
+        report.row(
+            "(d) CPU time of `up` (user + sys, mean; 10 ms ticks)",
+            format!("{} (n={})", ms(mean), cpu.len()),
+            "",
+            None,
+        );
+        let size = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+        report.row(
+            "(d) binary size (release, stripped)",
+            format!("{:.1} MiB", size as f64 / 1048576.0),
+            "",
+            None,
+        );
+        let mut help = Vec::new();
+        let mut plan = Vec::new();
+        for _ in 0..runs.max(10) {
+            let t = Instant::now();
+            assert!(run(BIN, &["--help"], None).ok);
+            help.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let out = run(BIN, &["plan", &app, "s"], Some(&dir));
+            assert!(out.ok, "plan failed: {}", out.stderr);
+            plan.push(t.elapsed().as_secs_f64());
+        }
+        report.row(
+            "(d) start-up: `bgdeploy --help` (page cache warm)",
+            spread(&help),
+            "",
+            None,
+        );
+        report.row(
+            "(d) start-up: `bgdeploy plan` (reads the engine)",
+            spread(&plan),
+            "",
+            None,
+        );
+    }
+
+    fn cleanup(&self) {
+        let listing = run("docker", &["ps", "-a", "--format", "{{.Names}}"], None).stdout;
+        let ours: Vec<&str> = listing
+            .lines()
+            .filter(|n| n.contains(&self.prefix))
+            .collect();
+        if !ours.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ours);
+            let _ = run("docker", &args, None);
+        }
+        let volumes = run("docker", &["volume", "ls", "--format", "{{.Name}}"], None).stdout;
+        for v in volumes.lines().filter(|n| n.contains(&self.prefix)) {
+            let _ = run("docker", &["volume", "rm", v], None);
+        }
+        let networks = run("docker", &["network", "ls", "--format", "{{.Name}}"], None).stdout;
+        for n in networks.lines().filter(|n| n.contains(&self.prefix)) {
+            let _ = run("docker", &["network", "rm", n], None);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The engine's timestamp (unix seconds) of the first log line of `container` containing
+/// `needle`.
+fn log_time(container: &str, needle: &str) -> Option<f64> {
+    let out = run("docker", &["logs", "--timestamps", container], None);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    let line = text.lines().find(|l| l.contains(needle))?;
+    let stamp = line.split_whitespace().next()?;
+    rfc3339_to_unix(stamp)
+}
+
+/// `2026-11-26T04:10:48.123456789Z` → unix seconds (UTC only, as the engine writes them).
+fn rfc3339_to_unix(s: &str) -> Option<f64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|x| x.parse::<i64>());
+    let (h, mi, sec) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let frac: f64 = format!("0.{frac}").parse().ok()?;
+    Some((days * 86_400 + h * 3600 + mi * 60 + sec) as f64 + frac)
+}
+
+/// (e): median time of each step over the runs of (a), plus what happens between them.
+fn step_table(traces: &[Traced], report: &mut Report) {
+    // Steps keyed by (action, occurrence): runs may differ by a step (nothing to prune yet).
+    let keyed = |t: &Traced| -> Vec<((String, usize), f64)> {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        t.steps()
+            .into_iter()
+            .map(|(action, secs)| {
+                let k = seen.entry(action.clone()).or_default();
+                *k += 1;
+                ((action, *k), secs)
+            })
+            .collect()
+    };
+    let template = traces
+        .iter()
+        .map(keyed)
+        .max_by_key(Vec::len)
+        .unwrap_or_default();
+    let mut per_step: Vec<((String, usize), Vec<f64>)> =
+        template.into_iter().map(|(k, _)| (k, Vec::new())).collect();
+    let mut startup = Vec::new();
+    let mut tail = Vec::new();
+    let mut gaps = Vec::new();
+    for t in traces {
+        startup.push(t.startup());
+        let steps = keyed(t);
+        let total_steps: f64 = steps.iter().map(|(_, s)| s).sum();
+        for (key, secs) in steps {
+            if let Some((_, v)) = per_step.iter_mut().find(|(k, _)| *k == key) {
+                v.push(secs);
+            }
+        }
+        let last = t
+            .lines
+            .iter()
+            .rfind(|(_, _, v)| v["event"] == "step_finished")
+            .map_or(0.0, |(at, _, _)| *at);
+        tail.push(t.wall.as_secs_f64() - last);
+        gaps.push(last - t.startup() - total_steps);
+    }
+    let total = median(
+        &traces
+            .iter()
+            .map(|t| t.wall.as_secs_f64())
+            .collect::<Vec<_>>(),
+    );
+    let mut rows = vec![vec![
+        "-".to_string(),
+        "start-up: parse, connect, observe, plan".to_string(),
+        ms(median(&startup)),
+        format!("{:.0}%", 100.0 * median(&startup) / total),
+    ]];
+    for (n, ((action, _), secs)) in per_step.iter().enumerate() {
+        let m = median(secs);
+        rows.push(vec![
+            (n + 1).to_string(),
+            action.clone(),
+            ms(m),
+            format!("{:.0}%", 100.0 * m / total),
+        ]);
+    }
+    rows.push(vec![
+        "-".into(),
+        "between steps (re-observe under the lock, …)".into(),
+        ms(median(&gaps)),
+        format!("{:.0}%", 100.0 * median(&gaps) / total),
+    ]);
+    rows.push(vec![
+        "-".into(),
+        "after the last step: result, exit".into(),
+        ms(median(&tail)),
+        format!("{:.0}%", 100.0 * median(&tail) / total),
+    ]);
+    rows.push(vec![
+        "".into(),
+        "total (median wall time)".into(),
+        ms(total),
+        "100%".into(),
+    ]);
+    report.tables.push((
+        format!(
+            "(e) one `up`, step by step (medians of {} runs)",
+            traces.len()
+        ),
+        vec![
+            "step".into(),
+            "action".into(),
+            "time".into(),
+            "share".into(),
+        ],
+        rows,
+    ));
+}
+
+/// The blue-green of (a) by hand: what an operator's script does with the docker CLI.
+struct Manual {
+    back: String,
+    front: String,
+    name: String,
+    counter: std::cell::Cell<u32>,
+    live: std::cell::RefCell<Option<String>>,
+}
+
+impl Manual {
+    fn new(prefix: &str) -> Manual {
+        let back = format!("BACK_{prefix}manual_s");
+        let front = format!("FRONT_{prefix}manual_s");
+        docker(&["network", "create", &back]);
+        docker(&["network", "create", "--internal", &front]);
+        Manual {
+            back,
+            front,
+            name: format!("{prefix}manual_s"),
+            counter: Default::default(),
+            live: Default::default(),
+        }
+    }
+
+    /// One deploy of `image`; returns its wall time in seconds.
+    fn deploy(&self, image: &str) -> f64 {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        let name = format!("{}_{n}", self.name);
+        let started = Instant::now();
+        docker(&["run", "-d", "--name", &name, "--network", &self.back, image]);
+        let template = format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+            self.back
+        );
+        let ip = docker(&["inspect", "-f", &template, &name]);
+        let url = format!("http://{ip}:8080/up");
+        // `until curl -fs $url; do sleep 0.05; done`, bounded.
+        let mut tries = 0;
+        while !run(
+            "curl",
+            &["-fs", "-o", "/dev/null", "--max-time", "2", &url],
+            None,
+        )
+        .ok
+        {
+            tries += 1;
+            assert!(tries < 1200, "{name} never answered {url}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        docker(&["network", "connect", &self.front, &name]);
+        let routes = docker(&["exec", &name, "cat", "/proc/net/route"]);
+        let default_on_eth0 = routes
+            .lines()
+            .any(|l| l.starts_with("eth0") && l.split_whitespace().nth(1) == Some("00000000"));
+        assert!(default_on_eth0, "{name}'s default route moved:\n{routes}");
+        if let Some(old) = self.live.replace(Some(name)) {
+            docker(&["stop", &old]);
+            docker(&["rm", &old]);
+        }
+        started.elapsed().as_secs_f64()
+    }
+}
+
+/// (f) Requests through nginx during a cutover.
+///
+/// HOOK for the proxy drivers (to be filled in with the `nginx` driver): start
+/// `bgdeploy-nginx:latest` on loopback (`-p 127.0.0.1:<port>:80`), deploy v1 with
+/// `proxy: {driver: nginx, container: …, virtual_host: bench.test, config_path:
+/// /etc/nginx/conf.d/bgdeploy_bench.conf}`, then run a bounded load generator against
+/// 127.0.0.1:<port> with `Host: bench.test` (e.g. `oha -z 10s` if installed, else a Rust
+/// loop of N requests) twice: once in steady state and once while `up --image v2` runs.
+/// Report failed requests (target 0) and p99 during the cutover vs steady state (≤ 2×).
+fn nginx_cutover_hook(report: &mut Report) {
+    report.row(
+        "(f) requests through nginx during cutover",
+        "not measured yet (hook: nginx_cutover_hook in bench/deploy.rs)".into(),
+        "0 failed; p99 ≤ 2× steady",
+        None,
+    );
+}
