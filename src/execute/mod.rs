@@ -236,14 +236,14 @@ impl<'a> Executor<'a> {
                     let what = format!("route the proxy back to {}", names.join(", "));
                     match result {
                         Ok(()) => self.reporter.note(&format!("undone: {what}")),
-                        Err(e) => failures.push(format!("{what}: {e}")),
+                        Err(e) => failures.push(format!("{what}: {}", causes(&e))),
                     }
                     continue;
                 }
             };
             match result {
                 Ok(()) => self.reporter.note(&format!("undone: {what}")),
-                Err(e) => failures.push(format!("{what}: {e}")),
+                Err(e) => failures.push(format!("{what}: {}", causes(&e))),
             }
         }
         if failures.is_empty() {
@@ -288,8 +288,10 @@ impl<'a> Executor<'a> {
             let name = lock.name.clone();
             if let Err(e) = lock.release(self.engine).await {
                 self.reporter.note(&format!(
-                    "could not release the lock {name}: {e}; run `bgdeploy lock release {} {}`",
-                    self.deploy.app, self.deploy.stage
+                    "could not release the lock {name}: {}; run `bgdeploy lock release {} {}`",
+                    causes(&e),
+                    self.deploy.app,
+                    self.deploy.stage
                 ));
             }
         }
@@ -356,4 +358,16 @@ fn is_lock_step(step: &Step) -> bool {
 pub fn split_lock(plan: &Plan) -> (&[Step], &[Step]) {
     let n = plan.steps.iter().take_while(|s| is_lock_step(s)).count();
     plan.steps.split_at(n)
+}
+
+/// An error and its causes on one line: undo failures are listed one per line, and a person
+/// acting on them needs the engine's reason, not only bgdeploy's summary.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    out
 }
