@@ -15,9 +15,10 @@ say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 clean() {
   say "Removing the quickstart's containers, networks and state"
   docker ps -aq --filter "label=bgdeploy.app=$app" --filter "label=bgdeploy.stage=$stage" | xargs -r docker rm -f >/dev/null
+  # The proxy sits on FRONT_: it goes first, or the network cannot be removed.
+  docker rm -f "$proxy" >/dev/null 2>&1 || true
   docker network rm "BACK_${app}_${stage}" "FRONT_${app}_${stage}" >/dev/null 2>&1 || true
   docker volume rm "bgdeploy_${app}_${stage}_state" >/dev/null 2>&1 || true
-  docker rm -f "$proxy" >/dev/null 2>&1 || true
 }
 if [[ "${1:-}" == "--clean" ]]; then clean; exit 0; fi
 
