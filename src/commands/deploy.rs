@@ -127,7 +127,10 @@ fn refuse_blocking(plan: &Plan, deploy: &Deploy) -> Result<(), DeployError> {
     let proxy = deploy.proxy.driver.container();
     for w in &plan.warnings {
         let code = match w.code {
-            WarningCode::DuplicateNetwork | WarningCode::NetworkMissing => exit::DEPLOY_FAILED,
+            // Without its proxy a switch cannot happen: say so before touching anything.
+            WarningCode::DuplicateNetwork
+            | WarningCode::NetworkMissing
+            | WarningCode::ProxyMissing => exit::DEPLOY_FAILED,
             WarningCode::RouteMoves if proxy.is_some() && w.subject.as_deref() == proxy => {
                 exit::ROUTE_MOVED
             }

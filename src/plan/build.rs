@@ -427,7 +427,7 @@ fn networks_and_proxy(b: &mut Builder<'_>, deploy: &Deploy) -> Nets {
     match (&obs.proxy, &proxy) {
         (ProxyLookup::Found(p), Some(name)) => {
             if !p.running {
-                b.warn(WarningCode::ProxyMissing, format!("proxy container {name} is not running; start it first."));
+                b.warn(WarningCode::ProxyMissing, format!("proxy container {name} is not running; start it (`docker start {name}`), then deploy."));
             }
             if !p.attachments.iter().any(|a| a.network == front) {
                 let mut sim = Sim::from_attachments(name, &p.attachments);

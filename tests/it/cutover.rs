@@ -357,3 +357,24 @@ async fn command_driver_sees_phases_and_a_failing_script_rolls_back() {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
 }
+
+#[tokio::test]
+async fn a_stopped_proxy_is_refused_before_anything_changes() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (proxy, ip) = proxy(&env);
+    let (app, yaml) = nginx_spec(&env, &proxy, &ip, "");
+    docker(&["stop", "-t", "0", &proxy]);
+    let before = crate::harness::snapshot(env.prefix());
+    up(&env, &yaml, &app, DEMO_V1)
+        .assert_code(1)
+        .stderr_contains(&format!("docker start {proxy}"));
+    assert_eq!(
+        before,
+        crate::harness::snapshot(env.prefix()),
+        "the engine changed"
+    );
+}
