@@ -57,7 +57,11 @@ for version in v1 v2; do
   # Load only when something is live already: before the first deploy nginx has nothing to serve.
   stop=$(mktemp -u) sent=- failed=0
   if curl -fs -o /dev/null -H "Host: $host" "http://127.0.0.1:$port/version"; then load "$stop" & fi
-  out=$("$bgdeploy" -f "$spec" up "$app" "$stage" --image "bgdeploy-demo:$version" | tee /dev/stderr | tail -n 1)
+  # Progress goes to the screen as it happens; the copy is for the summary below. (Not
+  # `tee /dev/stderr`: reopening stderr when it is a file rewinds it and garbles the log.)
+  progress=$(mktemp)
+  "$bgdeploy" -f "$spec" up "$app" "$stage" --image "bgdeploy-demo:$version" | tee "$progress"
+  out=$(tail -n 1 "$progress"); rm -f "$progress"
   touch "$stop"; wait
   [[ -f "$stop.result" ]] && read -r sent failed < "$stop.result"
   rm -f "$stop" "$stop.result"
