@@ -65,7 +65,7 @@ fn up(env: &TestEnv, yaml: &str, app: &str, image: &str) -> crate::harness::cli:
         .run()
 }
 
-/// Requests in a loop until stopped (at most 60 s): (sent, failed).
+/// Requests in a loop until stopped (at most 60 s, or the bound given): (sent, failed).
 struct Load {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<(usize, usize)>,
@@ -73,12 +73,17 @@ struct Load {
 
 impl Load {
     fn start(ip: &str) -> Load {
+        Load::start_for(ip, Duration::from_secs(60))
+    }
+
+    /// Bounded: the loop stops after `max` whatever happens.
+    fn start_for(ip: &str, max: Duration) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let (ip, flag) = (ip.to_string(), stop.clone());
         let handle = std::thread::spawn(move || {
             let (mut sent, mut failed) = (0, 0);
             let t = Instant::now();
-            while !flag.load(Ordering::Relaxed) && t.elapsed() < Duration::from_secs(60) {
+            while !flag.load(Ordering::Relaxed) && t.elapsed() < max {
                 sent += 1;
                 if get(&ip, "shop.test", "/version").is_none() {
                     failed += 1;
@@ -376,5 +381,49 @@ async fn a_stopped_proxy_is_refused_before_anything_changes() {
         before,
         crate::harness::snapshot(env.prefix()),
         "the engine changed"
+    );
+}
+
+/// Issue 6's soak: 50 deploys in a row under traffic through nginx — no failed request, and
+/// nothing grows beyond `keep` (containers), the two networks and the one state volume.
+#[tokio::test]
+async fn soak_fifty_deploys_under_traffic() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (proxy, ip) = proxy(&env);
+    let (app, yaml) = nginx_spec(&env, &proxy, &ip, "");
+    up(&env, &yaml, &app, DEMO_V1).assert_success();
+    let load = Load::start_for(&ip, Duration::from_secs(300));
+    let started = Instant::now();
+    for n in 0..50 {
+        let image = if n % 2 == 0 { DEMO_V2 } else { DEMO_V1 };
+        up(&env, &yaml, &app, image).assert_success();
+    }
+    let took = started.elapsed();
+    let (sent, failed) = load.finish();
+    eprintln!("soak: 50 deploys in {took:.1?}; {sent} requests through nginx, {failed} failed");
+    assert_eq!(failed, 0, "{failed} of {sent} requests failed");
+    assert_eq!(get(&ip, "shop.test", "/version").as_deref(), Some("v1"));
+    // keep: 1 — the live release and one retired.
+    assert_eq!(
+        containers(&app, false).len(),
+        2,
+        "{:?}",
+        containers(&app, false)
+    );
+    let nets = docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(
+        nets.lines().filter(|n| n.contains(app.as_str())).count(),
+        2,
+        "{nets}"
+    );
+    let vols = docker(&["volume", "ls", "-q"]);
+    assert_eq!(
+        vols.lines().filter(|v| v.contains(app.as_str())).count(),
+        1,
+        "{vols}"
     );
 }
