@@ -15,10 +15,6 @@ impl Output {
         Output { format, quiet }
     }
 
-    pub fn format(&self) -> OutputFormat {
-        self.format
-    }
-
     /// A result with a human and a JSON form; `-q` silences the human one only, since a
     /// script that asked for JSON wants it.
     pub fn document(&self, human: &str, json: &serde_json::Value) -> Result<(), Error> {

@@ -25,13 +25,6 @@ impl Cancel {
         Cancel { rx }
     }
 
-    /// Never fires: for callers (and tests) that do not want signal handling.
-    pub fn never() -> Cancel {
-        let (tx, rx) = watch::channel(false);
-        std::mem::forget(tx);
-        Cancel { rx }
-    }
-
     pub fn is_cancelled(&self) -> bool {
         *self.rx.borrow()
     }

@@ -31,7 +31,7 @@ fn proxy(env: &TestEnv) -> (String, String) {
 }
 
 /// GET through the proxy with a Host header; the body when the status is 200.
-fn get(ip: &str, host: &str, path: &str) -> Option<String> {
+pub fn get(ip: &str, host: &str, path: &str) -> Option<String> {
     let mut s =
         TcpStream::connect_timeout(&format!("{ip}:80").parse().ok()?, Duration::from_secs(2))
             .ok()?;

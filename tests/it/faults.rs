@@ -534,7 +534,7 @@ fn start_nginx(env: &TestEnv) -> (String, String) {
     env.container(&name).image(crate::harness::NGINX).run();
     let ip = docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name]);
     let t = Instant::now();
-    while get_via(&ip, "localhost", "/__bgdeploy_proxy_health").is_none() {
+    while crate::cutover::get(&ip, "localhost", "/__bgdeploy_proxy_health").is_none() {
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "nginx never answered"
@@ -546,27 +546,7 @@ fn start_nginx(env: &TestEnv) -> (String, String) {
 
 /// `GET /version` through the proxy at `ip` for the app's host name.
 fn through(ip: &str) -> Option<String> {
-    get_via(ip, HOST, "/version")
-}
-
-/// GET through the proxy with a Host header; the body of a 200.
-fn get_via(ip: &str, host: &str, path: &str) -> Option<String> {
-    use std::io::Write;
-    let mut s =
-        TcpStream::connect_timeout(&format!("{ip}:80").parse().ok()?, Duration::from_secs(2))
-            .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?;
-    (status == "200").then(|| {
-        text.rsplit("\r\n\r\n")
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    })
+    crate::cutover::get(ip, HOST, "/version")
 }
 
 /// Walks every step boundary of `cmd` with `sig`; returns how many boundaries were faulted.
@@ -979,7 +959,7 @@ async fn the_proxy_stopped_before_the_switch_stops_the_deploy() {
         docker(&["start", &proxy]);
         let ip = w.proxy.clone().expect("the proxy's address");
         let t = Instant::now();
-        while get_via(&ip, "localhost", "/__bgdeploy_proxy_health").is_none() {
+        while crate::cutover::get(&ip, "localhost", "/__bgdeploy_proxy_health").is_none() {
             assert!(
                 t.elapsed() < Duration::from_secs(10),
                 "nginx never came back"
