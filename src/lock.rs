@@ -105,11 +105,15 @@ pub async fn acquire(
     wait: Duration,
     on_wait: &mut dyn FnMut(&Holder, Duration),
 ) -> Result<LockGuard, LockError> {
-    let image = engine.ensure_lock_image().await?;
     let volume = state_volume(app, stage);
-    engine
-        .create_volume(&volume, &names::labels(app, stage, KIND_STATE))
-        .await?;
+    let labels = names::labels(app, stage, KIND_STATE);
+    // Independent, and both usually answer "already there": ask at once.
+    let (image, created) = tokio::join!(
+        engine.ensure_lock_image(),
+        engine.create_volume(&volume, &labels)
+    );
+    let image = image?;
+    created?;
     let owner = owner();
     // Built per try, so that `since` says when the lock was taken, not when waiting began.
     let attempt = || {

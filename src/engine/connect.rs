@@ -174,14 +174,14 @@ pub async fn connect_to(host: &DockerHost) -> Result<Engine, EngineError> {
         Transport::Ssh => Docker::connect_with_ssh(&host.url, secs, API_DEFAULT_VERSION, None),
     }
     .map_err(unreachable)?;
-    let docker = docker.negotiate_version().await.map_err(unreachable)?;
-    let version = docker
-        .version()
-        .await
-        .map_err(|source| EngineError::Version {
-            host: host.url.clone(),
-            source,
-        })?;
+    // `/version` answers at any API version; it is slow on some engines (dockerd asks runc and
+    // containerd for theirs), so the second call runs alongside the negotiation.
+    let (negotiated, version) = tokio::join!(docker.clone().negotiate_version(), docker.version());
+    let docker = negotiated.map_err(unreachable)?;
+    let version = version.map_err(|source| EngineError::Version {
+        host: host.url.clone(),
+        source,
+    })?;
     let negotiated = docker.client_version();
     let api = ApiVersion {
         major: u32::try_from(negotiated.major_version).unwrap_or(u32::MAX),
