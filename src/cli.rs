@@ -31,7 +31,8 @@ What it does (`bgdeploy plan APP STAGE` shows it for your engine first):
   FRONT_<app>_<stage> (internal) exist and the proxy is on FRONT_; start the release on BACK_;
   wait until healthy; connect it to FRONT_ and check from the kernel that its default route
   stayed on BACK_; switch the proxy; take the old release out of the proxy, drain it, stop it
-  and keep it for `rollback`; record the deploy; release the lock.
+  and keep it for `rollback` (while the deploy is recorded and releases beyond `keep` go);
+  detach it from FRONT_; release the lock.
   Any failure or Ctrl-C before the old release leaves the proxy undoes everything: the live
   release keeps serving.
 

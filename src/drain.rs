@@ -3,6 +3,7 @@
 //! `/proc/net/tcp` and `tcp6` of the container, read like its route table (`route::ProcNet`),
 //! so nothing in the image (no `netstat`, no `ss`) is needed on a local engine.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -17,6 +18,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The kernel's `TCP_ESTABLISHED`, as `/proc/net/tcp` writes the `st` column.
 const ESTABLISHED: &str = "01";
+/// `TCP_SYN_SENT`: a connect under way.
+const SYN_SENT: &str = "02";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DrainOutcome {
@@ -47,6 +50,15 @@ pub fn established_on_port(text: &str, port: u16) -> usize {
         .count()
 }
 
+/// A proxy that may still be about to reach the release being drained.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// The proxy container.
+    pub proxy: String,
+    /// The release's address as the proxy reaches it.
+    pub target: SocketAddr,
+}
+
 /// Waits until `container` has no established connection on `port`, at most `max`, calling
 /// `on_tick(open, waited)` after every count. A container that is gone or stopped counts as
 /// drained: its connections went with it.
@@ -57,36 +69,101 @@ pub async fn drain(
     max: Duration,
     on_tick: &mut dyn FnMut(usize, Duration),
 ) -> Result<DrainOutcome, ProcNetError> {
-    drain_with(
-        engine,
-        container,
-        port,
-        max,
-        &ReadOptions::default(),
-        on_tick,
-    )
-    .await
+    drain_watching(engine, container, port, max, None, on_tick).await
 }
 
-/// [`drain`], reading the tables through the source `options` asks for.
-pub async fn drain_with(
+/// [`drain`], also counting the connections `watch.proxy` has open or is opening to the
+/// release. A request that a proxy worker took before the switch can sit in a connect the
+/// release has not answered yet — a SYN dropped by a full accept queue is sent again only a
+/// second later — and the release's own table does not show it: stopped then, the release
+/// answers the retry with a reset, and the proxy with a 502. Not knowing the proxy's
+/// connections (it stopped, its table cannot be read) leaves the release's count alone.
+pub async fn drain_watching(
     engine: &Engine,
     container: &str,
     port: u16,
     max: Duration,
-    options: &ReadOptions,
+    watch: Option<&Watch>,
     on_tick: &mut dyn FnMut(usize, Duration),
 ) -> Result<DrainOutcome, ProcNetError> {
-    let net = match ProcNet::open(engine, container, options).await {
-        Ok(net) => Some(net),
-        Err(ProcNetError::NotRunning { .. } | ProcNetError::NoSuchContainer { .. }) => None,
+    let options = ReadOptions::default();
+    let net = match ProcNet::open(engine, container, &options).await {
+        Ok(net) => net,
+        // Gone or stopped: its connections went with it.
+        Err(ProcNetError::NotRunning { .. } | ProcNetError::NoSuchContainer { .. }) => {
+            return poll_until_zero(max, POLL_INTERVAL, async || Ok(0), on_tick).await;
+        }
         Err(e) => return Err(e),
     };
-    let count = async || match &net {
-        Some(net) => open_connections(engine, net, port).await,
-        None => Ok(0),
+    let proxy = match watch {
+        Some(w) => match ProcNet::open(engine, &w.proxy, &options).await {
+            Ok(p) => Some((p, w.target)),
+            Err(e) => {
+                tracing::debug!(proxy = %w.proxy, "cannot read the proxy's connections: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let count = async || {
+        let own = match count_tables(&net, port).await {
+            Ok(n) => n,
+            // The release has gone meanwhile: nothing reaches it any more.
+            Err(_) if gone(engine, net.container()).await => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let via_proxy = match &proxy {
+            Some((p, target)) => proxy_connections(p, *target).await,
+            None => 0,
+        };
+        Ok(own + via_proxy)
     };
     poll_until_zero(max, POLL_INTERVAL, count, on_tick).await
+}
+
+/// The proxy's connections to `target` that are open or being opened; 0 when its tables
+/// cannot be read.
+async fn proxy_connections(proxy: &ProcNet<'_>, target: SocketAddr) -> usize {
+    let (v4, v6) = tokio::join!(proxy.read("tcp"), proxy.read("tcp6"));
+    [v4, v6]
+        .into_iter()
+        .filter_map(Result::ok)
+        .flatten()
+        .map(|table| connections_to(&table.text, target))
+        .sum()
+}
+
+/// Rows of a `/proc/net/tcp` or `tcp6` table whose remote end is `target` and whose state is
+/// ESTABLISHED or SYN_SENT: requests under way to it, or about to be. Addresses are written
+/// as the kernel stores them (`%08X` of the network-order word; IPv4 in `tcp6` as v4-mapped).
+pub fn connections_to(text: &str, target: SocketAddr) -> usize {
+    let port = format!("{:04X}", target.port());
+    let hosts: Vec<String> = match target.ip() {
+        IpAddr::V4(ip) => {
+            let word = format!("{:08X}", u32::from_ne_bytes(ip.octets()));
+            vec![word.clone(), format!("0000000000000000FFFF0000{word}")]
+        }
+        IpAddr::V6(ip) => {
+            let o = ip.octets();
+            let words: String = o
+                .chunks(4)
+                .map(|c| format!("{:08X}", u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
+                .collect();
+            vec![words]
+        }
+    };
+    text.lines()
+        .filter(|line| {
+            let mut f = line.split_whitespace().skip(1);
+            let (Some(_local), Some(remote), Some(state)) = (f.next(), f.next(), f.next()) else {
+                return false;
+            };
+            (state == ESTABLISHED || state == SYN_SENT)
+                && remote.rsplit_once(':').is_some_and(|(h, p)| {
+                    p.eq_ignore_ascii_case(&port) && hosts.iter().any(|x| x.eq_ignore_ascii_case(h))
+                })
+        })
+        .count()
 }
 
 /// Calls `count` every `interval` until it says 0 or `max` has passed since the first call
@@ -117,25 +194,14 @@ pub async fn poll_until_zero<E>(
     }
 }
 
-async fn open_connections(
-    engine: &Engine,
-    net: &ProcNet<'_>,
-    port: u16,
-) -> Result<usize, ProcNetError> {
-    match count_tables(net, port).await {
-        Err(_) if gone(engine, net.container()).await => Ok(0),
-        other => other,
-    }
-}
-
 async fn count_tables(net: &ProcNet<'_>, port: u16) -> Result<usize, ProcNetError> {
     let mut open = 0;
     let mut cut = false;
-    for file in ["tcp", "tcp6"] {
-        if let Some(table) = net.read(file).await? {
-            open += established_on_port(&table.text, port);
-            cut |= table.truncated;
-        }
+    // Both at once: each read walks the kernel's connection table.
+    let (v4, v6) = tokio::join!(net.read("tcp"), net.read("tcp6"));
+    for table in [v4?, v6?].into_iter().flatten() {
+        open += established_on_port(&table.text, port);
+        cut |= table.truncated;
     }
     // Connections may hide in the part that was cut off: never call that drained.
     Ok(if cut { open.max(1) } else { open })

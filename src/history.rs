@@ -54,18 +54,27 @@ pub fn appended(old: &str, record: &Record) -> String {
     out
 }
 
-/// Appends a record through the lock container (held by the caller).
-pub async fn append(
-    engine: &Engine,
-    lock_container: &str,
-    record: &Record,
-) -> Result<(), EngineError> {
+/// The history file's text as it is, read through the lock container (held by the caller);
+/// empty when there is no history yet.
+pub async fn read(engine: &Engine, lock_container: &str) -> Result<String, EngineError> {
     let path = format!("{DIR}/{FILE}");
-    let old = engine
+    let bytes = engine
         .get_file(lock_container, &path)
         .await?
         .unwrap_or_default();
-    let text = appended(&String::from_utf8_lossy(&old), record);
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Writes `base` (the file as [`read`] found it under this lock) plus `record`. Always from
+/// the same `base`, so a run that writes its record twice (a success, then a failure found
+/// after it) leaves one record, the last.
+pub async fn write(
+    engine: &Engine,
+    lock_container: &str,
+    base: &str,
+    record: &Record,
+) -> Result<(), EngineError> {
+    let text = appended(base, record);
     engine
         .put_file(lock_container, DIR, FILE, text.as_bytes())
         .await

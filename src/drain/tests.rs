@@ -173,3 +173,25 @@ fn outcome_serializes_waited_in_milliseconds() {
         r#"{"closed":false,"remaining":2,"waited":1500}"#
     );
 }
+
+#[test]
+fn connections_from_the_proxy_count_while_open_or_being_opened() {
+    // nginx (172.17.0.5) to release A (172.17.0.2:8080): one request under way, one connect
+    // waiting for an answer, one closed (TIME_WAIT); and one to another release.
+    let nginx = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 050011AC:C350 020011AC:1F90 01 00000000:00000000 00:00000000 00000000   101        0 1 1 0 20 0 0 10 -1
+   1: 050011AC:C352 020011AC:1F90 02 00000001:00000000 01:00000064 00000001   101        0 2 2 0 1000 0 0 10 -1
+   2: 050011AC:C354 020011AC:1F90 06 00000000:00000000 03:00001728 00000000     0        0 0 3 0
+   3: 050011AC:C356 030011AC:1F90 01 00000000:00000000 00:00000000 00000000   101        0 4 1 0 20 0 0 10 -1
+";
+    let a: SocketAddr = "172.17.0.2:8080".parse().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(connections_to(nginx, a), 2);
+    let other_port: SocketAddr = "172.17.0.2:80".parse().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(connections_to(nginx, other_port), 0);
+    // The same connect in tcp6, from a dual-stack socket.
+    let v6 = "  sl  local_address                         remote_address                        st
+   0: 0000000000000000FFFF0000050011AC:C352 0000000000000000FFFF0000020011AC:1F90 02 0:0 0:0 0
+";
+    assert_eq!(connections_to(v6, a), 1);
+    assert_eq!(connections_to("", a), 0);
+}

@@ -197,10 +197,9 @@ impl Executor<'_> {
                 }
             }
             Action::DisconnectNetwork { container, network } => {
-                // The point of no return (if the proxy switch did not already pass it): the
-                // old release stops taking traffic.
-                self.switched = true;
-                self.undo.clear();
+                // For an old release, the point of no return (if the proxy switch did not
+                // already pass it): it stops taking traffic.
+                self.retiring(container);
                 engine
                     .disconnect_network(container, network, false)
                     .await
@@ -211,6 +210,7 @@ impl Executor<'_> {
                 port,
                 max_secs,
             } => {
+                let watch = self.drain_watch(container).await;
                 let reporter = &mut *self.reporter;
                 let mut on_tick = |open: usize, waited: Duration| {
                     reporter.step_progress(&format!(
@@ -218,11 +218,12 @@ impl Executor<'_> {
                         waited.as_secs_f64()
                     ));
                 };
-                match drain::drain(
+                match drain::drain_watching(
                     engine,
                     container,
                     *port,
                     Duration::from_secs_f64(*max_secs),
+                    watch.as_ref(),
                     &mut on_tick,
                 )
                 .await
@@ -243,17 +244,14 @@ impl Executor<'_> {
                 container,
                 timeout_secs,
             } => {
+                self.retiring(container);
                 engine
                     .stop_container(container, Duration::from_secs_f64(*timeout_secs))
                     .await
                     .map_err(|e| self.after_switch(step, e))?;
                 self.outcome.retired.push(container.clone());
             }
-            Action::RecordHistory { .. } => {
-                let image = self.image.clone();
-                let result = if self.cutover { "ok" } else { "standby" };
-                self.record(&image, result, 0, None).await;
-            }
+            Action::RecordHistory { .. } => self.record(self.success_word(), 0, None).await,
             Action::ReleaseLock { .. } => self.release().await,
         }
         Ok(())
@@ -270,6 +268,23 @@ impl Executor<'_> {
         };
         let (app, stage) = (&self.deploy.app, &self.deploy.stage);
         Ok(lock::acquire(self.engine, app, stage, wait, &mut on_wait).await?)
+    }
+
+    /// With `nginx`, the old release drains while still on FRONT_, and nginx's connections
+    /// to it count too (see `drain::drain_watching`).
+    async fn drain_watch(&self, container: &str) -> Option<drain::Watch> {
+        let ProxyDriver::Nginx {
+            container: proxy, ..
+        } = &self.deploy.proxy.driver
+        else {
+            return None;
+        };
+        let front = names::front_network(&self.deploy.app, &self.deploy.stage);
+        let (_, ip) = self.address(container, &[front]).await.ok()?;
+        Some(drain::Watch {
+            proxy: proxy.clone(),
+            target: std::net::SocketAddr::new(ip, self.deploy.port),
+        })
     }
 
     fn after_switch_proxy(&self, e: proxy::ProxyError) -> DeployError {
@@ -337,7 +352,7 @@ impl Executor<'_> {
         Ok((details.id, ip))
     }
 
-    fn after_switch(&self, step: &Step, source: EngineError) -> DeployError {
+    pub(super) fn after_switch(&self, step: &Step, source: EngineError) -> DeployError {
         if !self.switched {
             return DeployError::Step {
                 step: step.description.clone(),

@@ -5,6 +5,8 @@
 mod apply;
 mod cancel;
 mod error;
+mod group;
+mod record;
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,6 @@ pub use cancel::Cancel;
 pub use error::DeployError;
 
 use crate::engine::Engine;
-use crate::history::{self, Record};
 use crate::lock::LockGuard;
 use crate::plan::{Action, Plan, Step};
 use crate::progress::{Reporter, StepStatus};
@@ -76,6 +77,8 @@ pub struct Executor<'a> {
     /// False for `up --no-cutover`: success leaves a standby.
     cutover: bool,
     lock: Option<LockGuard>,
+    /// The history file as this run read it under the lock (see `record`).
+    history_base: Option<String>,
     undo: Vec<Undo>,
     /// Set once the old release left the front network: from then on, no undo.
     switched: bool,
@@ -122,6 +125,7 @@ impl<'a> Executor<'a> {
             image: job.image,
             cutover: job.cutover,
             lock: None,
+            history_base: None,
             undo: Vec::new(),
             switched: false,
             created: Vec::new(),
@@ -143,39 +147,69 @@ impl<'a> Executor<'a> {
                 }
             }
         }
-        for step in steps {
-            self.step_count += 1;
-            let n = self.step_count;
-            self.reporter.step_started(n, total, step);
-            let t = Instant::now();
-            let result = if self.switched || !interruptible(&step.action) {
-                self.apply(step).await
+        let mut rest = steps;
+        while !rest.is_empty() {
+            // A step with `with_previous` starts together with the one before it.
+            let len = 1 + rest[1..].iter().take_while(|s| s.with_previous).count();
+            let (batch, after) = rest.split_at(len);
+            rest = after;
+            if len > 1 && batch.iter().all(|s| group::groupable(&s.action)) {
+                self.run_group(batch, total).await?;
             } else {
-                let mut cancel = self.cancel.clone();
-                tokio::select! {
-                    r = self.apply(step) => r,
-                    () = cancel.cancelled() => Err(DeployError::Interrupted { step: step.description.clone() }),
-                }
-            };
-            match result {
-                Ok(()) => {
-                    self.reporter
-                        .step_finished(n, step, StepStatus::Done, t.elapsed());
-                    // A signal during a step that runs to its end is honoured right after it.
-                    if !self.switched && self.cancel.is_cancelled() {
-                        return Err(DeployError::Interrupted {
-                            step: step.description.clone(),
-                        });
-                    }
-                }
-                Err(e) => {
-                    self.reporter
-                        .step_finished(n, step, StepStatus::Failed, t.elapsed());
-                    return Err(e);
+                for step in batch {
+                    self.run_one(step, total).await?;
                 }
             }
         }
         Ok(())
+    }
+
+    async fn run_one(&mut self, step: &Step, total: usize) -> Result<(), DeployError> {
+        self.step_count += 1;
+        let n = self.step_count;
+        self.reporter.step_started(n, total, step);
+        let t = Instant::now();
+        let result = if self.switched || !interruptible(&step.action) {
+            self.apply(step).await
+        } else {
+            let mut cancel = self.cancel.clone();
+            tokio::select! {
+                r = self.apply(step) => r,
+                () = cancel.cancelled() => Err(DeployError::Interrupted { step: step.description.clone() }),
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.reporter
+                    .step_finished(n, step, StepStatus::Done, t.elapsed());
+                // A signal during a step that runs to its end is honoured right after it.
+                if !self.switched && self.cancel.is_cancelled() {
+                    return Err(DeployError::Interrupted {
+                        step: step.description.clone(),
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.reporter
+                    .step_finished(n, step, StepStatus::Failed, t.elapsed());
+                Err(e)
+            }
+        }
+    }
+
+    /// The old live release `container` is being taken out (leaving the front network, or
+    /// stopping): the point of no return, from here on nothing is undone.
+    fn retiring(&mut self, container: &str) {
+        if self.old_live.iter().any(|c| c == container) {
+            self.switched = true;
+            self.undo.clear();
+        }
+    }
+
+    /// The history's word for a run that succeeded.
+    fn success_word(&self) -> &'static str {
+        if self.cutover { "ok" } else { "standby" }
     }
 
     /// After a failure: undo (before the switch), record the attempt, release the lock.
@@ -186,8 +220,7 @@ impl<'a> Executor<'a> {
         } else {
             self.compensate(err).await
         };
-        let image = self.image.clone();
-        self.record(&image, err.result_word(), err.code(), Some(err.to_string()))
+        self.record(err.result_word(), err.code(), Some(err.to_string()))
             .await;
         self.release().await;
         err
@@ -257,29 +290,6 @@ impl<'a> Executor<'a> {
             todo: "remove what is listed above with `docker rm -f` / `docker network disconnect`, \
                    then run `bgdeploy status` to see what is live"
                 .to_string(),
-        }
-    }
-
-    /// Writes the history record through the lock container. Best effort: history must never
-    /// turn a good deploy into a failed one.
-    async fn record(&mut self, image: &str, result: &str, exit_code: i32, message: Option<String>) {
-        let Some(lock) = &self.lock else { return };
-        let record = Record {
-            command: self.command.to_string(),
-            app: self.deploy.app.clone(),
-            stage: self.deploy.stage.clone(),
-            image: image.to_string(),
-            container: self.outcome.container.clone(),
-            by: crate::lock::owner(),
-            started: self.started_epoch,
-            duration_secs: self.started.elapsed().as_secs_f64(),
-            result: result.to_string(),
-            exit_code,
-            message,
-        };
-        if let Err(e) = history::append(self.engine, &lock.name, &record).await {
-            self.reporter
-                .note(&format!("could not record the deploy in the history: {e}"));
         }
     }
 

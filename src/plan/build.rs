@@ -118,6 +118,11 @@ impl Builder<'_> {
         self.steps.push(Step::new(target, action));
     }
 
+    /// A step that starts together with the previous one.
+    fn step_alongside(&mut self, target: impl Into<String>, action: Action) {
+        self.steps.push(Step::new(target, action).alongside());
+    }
+
     fn warn(&mut self, code: WarningCode, message: String) {
         self.warnings.push(Warning {
             code,
@@ -238,7 +243,6 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
         warnings: Vec::new(),
     };
     let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
-    let back = names::back_network(app, stage);
     let lock = names::lock_name(app, stage);
 
     // What becomes live, decided before any step so that a plan that cannot be is no plan.
@@ -304,7 +308,21 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
             (new, opts.image.clone(), sim)
         }
         Some(c) => {
+            let mut attachments = c.attachments.clone();
             if c.state != "running" {
+                // A stopped release still attached to FRONT_ (a run killed between stopping
+                // it and detaching it; a live release that died) would take traffic through
+                // the proxy the moment it starts, before it is healthy: detach it first.
+                if attachments.iter().any(|a| a.network == nets.front) {
+                    b.step(
+                        &c.name,
+                        Action::DisconnectNetwork {
+                            container: c.name.clone(),
+                            network: nets.front.clone(),
+                        },
+                    );
+                    attachments.retain(|a| a.network != nets.front);
+                }
                 b.step(
                     &c.name,
                     Action::StartContainer {
@@ -312,7 +330,7 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
                     },
                 );
             }
-            let sim = Sim::from_attachments(&c.name, &c.attachments);
+            let sim = Sim::from_attachments(&c.name, &attachments);
             (c.name.clone(), c.image.clone(), sim)
         }
     };
@@ -325,20 +343,25 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
         },
     );
 
-    if !(opts.mode == Mode::Up && opts.no_cutover) {
-        switch(&mut b, deploy, &nets, &new, &mut sim);
-    }
+    let tail = if opts.mode == Mode::Up && opts.no_cutover {
+        Tail::default()
+    } else {
+        switch(&mut b, deploy, &nets, &new, &mut sim)
+    };
 
-    // 9. History and lock.
-    b.step(
-        format!("{app}/{stage}"),
-        Action::RecordHistory {
-            app: app.to_string(),
-            stage: stage.to_string(),
-        },
-    );
+    // 9. History (written while the old releases stop), the old releases leave FRONT_ once
+    // stopped, and the lock.
+    let history = Action::RecordHistory {
+        app: app.to_string(),
+        stage: stage.to_string(),
+    };
+    if tail.retiring {
+        b.step_alongside(format!("{app}/{stage}"), history);
+    } else {
+        b.step(format!("{app}/{stage}"), history);
+    }
+    b.steps.extend(tail.after);
     b.step(format!("{app}/{stage}"), Action::ReleaseLock { lock });
-    let _ = back;
     Ok(Plan {
         app: app.to_string(),
         stage: stage.to_string(),
@@ -590,13 +613,25 @@ fn new_release(
     sim
 }
 
+/// What the end of a switch leaves to the steps after it.
+#[derive(Default)]
+struct Tail {
+    /// The last steps stop or remove releases: the history record can be written alongside.
+    retiring: bool,
+    /// Steps for the old releases once they stopped: leaving FRONT_, or going for good when
+    /// beyond `keep`.
+    after: Vec<Step>,
+}
+
 /// Steps 5-8: `new` joins FRONT_ (route checked), the proxy routes to it, the old live
-/// releases leave (proxy, drain, FRONT_, stop), and retired ones beyond `keep` go.
+/// releases leave (proxy, drain, stop, FRONT_), and retired ones beyond `keep` go.
 ///
 /// The old release stays on FRONT_ while it drains, so that requests in flight through the
 /// proxy can finish — except with nginx-proxy, which only drops a backend from its generated
-/// config once the container has left the shared network.
-fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mut Sim) {
+/// config once the container has left the shared network. It leaves FRONT_ after it stopped:
+/// a stopped container's detach is bookkeeping in the engine, a running one's is a network
+/// change that costs as much as a tenth of a deploy.
+fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mut Sim) -> Tail {
     let obs = b.obs;
     let front = &nets.front;
     if !sim.endpoints.iter().any(|e| &e.network == front) {
@@ -646,6 +681,23 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
     }
     let old: Vec<&ContainerInfo> = obs.live().filter(|c| c.name != new).collect();
     let leaves_first = matches!(deploy.proxy.driver, ProxyDriver::NginxProxy { .. });
+    // Retired after this run, newest first: the releases that just left, then those already
+    // retired (less the one a rollback brings back); the oldest beyond `keep` go.
+    let retired: Vec<&ContainerInfo> = old
+        .iter()
+        .copied()
+        .chain(obs.with_role(Role::Retired).filter(|c| c.name != new))
+        .collect();
+    let beyond_keep: Vec<&str> = retired
+        .iter()
+        .skip(deploy.keep as usize)
+        .map(|c| c.name.as_str())
+        .collect();
+    let remove = |name: &str| Action::RemoveContainer {
+        container: name.to_string(),
+        reason: format!("retired beyond keep: {}", deploy.keep),
+    };
+    let mut tail = Tail::default();
     for c in &old {
         let name = c.name.clone();
         if leaves_first {
@@ -656,6 +708,18 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
                     network: front.clone(),
                 },
             );
+        }
+        if beyond_keep.contains(&name.as_str()) {
+            // Stopped first all the same, so that it shuts down cleanly.
+            tail.after.push(Step::new(&name, remove(&name)));
+        } else if !leaves_first {
+            tail.after.push(Step::new(
+                &name,
+                Action::DisconnectNetwork {
+                    container: name.clone(),
+                    network: front.clone(),
+                },
+            ));
         }
         if switch {
             b.step(
@@ -675,36 +739,29 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
                 max_secs: secs(deploy.drain),
             },
         );
-        if !leaves_first {
-            b.step(
-                &name,
-                Action::DisconnectNetwork {
-                    container: name.clone(),
-                    network: front.clone(),
-                },
-            );
-        }
-        b.step(
-            &name,
+    }
+    // Drained, the old releases stop together, and releases retired earlier that are beyond
+    // `keep` go meanwhile: independent engine calls.
+    let stops = old.iter().map(|c| {
+        (
+            c.name.as_str(),
             Action::StopContainer {
-                container: name.clone(),
+                container: c.name.clone(),
                 timeout_secs: secs(deploy.stop_timeout),
             },
-        );
-    }
-    // Retired after this run, newest first: the releases that just left, then those already
-    // retired (less the one a rollback brings back).
-    let retired = old
+        )
+    });
+    let earlier = retired[old.len()..]
         .iter()
-        .copied()
-        .chain(obs.with_role(Role::Retired).filter(|c| c.name != new));
-    for gone in retired.skip(deploy.keep as usize) {
-        b.step(
-            &gone.name,
-            Action::RemoveContainer {
-                container: gone.name.clone(),
-                reason: format!("retired beyond keep: {}", deploy.keep),
-            },
-        );
+        .filter(|c| beyond_keep.contains(&c.name.as_str()))
+        .map(|c| (c.name.as_str(), remove(&c.name)));
+    for (name, action) in stops.chain(earlier) {
+        if tail.retiring {
+            b.step_alongside(name, action);
+        } else {
+            b.step(name, action);
+        }
+        tail.retiring = true;
     }
+    tail
 }

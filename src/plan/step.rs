@@ -15,6 +15,10 @@ pub struct Step {
     pub target: String,
     /// The action in words, as the human output shows it.
     pub description: String,
+    /// Starts together with the step before it instead of after it ends (steps that do not
+    /// depend on each other, such as the old release stopping while the history is written).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub with_previous: bool,
 }
 
 impl Step {
@@ -31,7 +35,14 @@ impl Step {
             description: action.to_string(),
             action,
             target: target.into(),
+            with_previous: false,
         }
+    }
+
+    /// This step, starting together with the one before it.
+    pub fn alongside(mut self) -> Step {
+        self.with_previous = true;
+        self
     }
 }
 

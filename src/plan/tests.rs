@@ -151,31 +151,7 @@ fn first_deploy_creates_networks_and_attaches_the_proxy() {
 
 #[test]
 fn second_deploy_retires_the_live_container_and_honours_keep() {
-    let mut obs = empty(41);
-    obs.back = NetworkLookup::Found(net("BACK_shop_stage", false, true));
-    obs.front = NetworkLookup::Found(net("FRONT_shop_stage", true, true));
-    obs.proxy = proxy_on(vec![att("bridge", false), att("FRONT_shop_stage", true)]);
-    obs.containers = vec![
-        container(
-            "shop_stage_c",
-            Role::Live,
-            300,
-            vec![att("BACK_shop_stage", false), att("FRONT_shop_stage", true)],
-        ),
-        container(
-            "shop_stage_b",
-            Role::Retired,
-            200,
-            vec![att("BACK_shop_stage", false)],
-        ),
-        container(
-            "shop_stage_a",
-            Role::Retired,
-            100,
-            vec![att("BACK_shop_stage", false)],
-        ),
-    ];
-    let plan = plan_ok(&deploy(), &obs, &opts());
+    let plan = plan_ok(&deploy(), &live_and_two_retired(), &opts());
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     let removed: Vec<&str> = plan
         .steps
@@ -311,5 +287,170 @@ fn plan_has_no_secret_values() {
     assert!(
         !text.contains("production\""),
         "env values must not be rendered: {text}"
+    );
+}
+
+/// One live release and two retired ones, networks and proxy in place.
+fn live_and_two_retired() -> Observed {
+    let mut obs = empty(41);
+    obs.back = NetworkLookup::Found(net("BACK_shop_stage", false, true));
+    obs.front = NetworkLookup::Found(net("FRONT_shop_stage", true, true));
+    obs.proxy = proxy_on(vec![att("bridge", false), att("FRONT_shop_stage", true)]);
+    obs.containers = vec![
+        container(
+            "shop_stage_c",
+            Role::Live,
+            300,
+            vec![att("BACK_shop_stage", false), att("FRONT_shop_stage", true)],
+        ),
+        container(
+            "shop_stage_b",
+            Role::Retired,
+            200,
+            vec![att("BACK_shop_stage", false)],
+        ),
+        container(
+            "shop_stage_a",
+            Role::Retired,
+            100,
+            vec![att("BACK_shop_stage", false)],
+        ),
+    ];
+    obs
+}
+
+/// `action target` of each step from `from` on, `+` marking one that starts with the previous.
+fn tail(plan: &Plan, from: &str) -> Vec<String> {
+    let start = plan
+        .steps
+        .iter()
+        .position(|s| s.action_name() == from)
+        .expect("the step");
+    plan.steps[start..]
+        .iter()
+        .map(|s| {
+            let mark = if s.with_previous { "+" } else { "" };
+            format!("{mark}{} {}", s.action_name(), s.target)
+        })
+        .collect()
+}
+
+#[test]
+fn the_old_release_stops_while_the_history_is_written_and_leaves_front_once_stopped() {
+    let plan = plan_ok(&deploy(), &live_and_two_retired(), &opts());
+    assert_eq!(
+        tail(&plan, "drain"),
+        [
+            "drain shop_stage_c",
+            "stop_container shop_stage_c",
+            "+remove_container shop_stage_a",
+            "+record_history shop/stage",
+            "disconnect_network shop_stage_c",
+            "release_lock shop/stage",
+        ]
+    );
+}
+
+#[test]
+fn with_nginx_proxy_the_old_release_leaves_front_before_the_switch() {
+    let mut d = deploy();
+    d.proxy.driver = ProxyDriver::NginxProxy {
+        container: "proxy".into(),
+        virtual_host: "shop.example.com".into(),
+        reload: None,
+        docker_gen: None,
+    };
+    let plan = plan_ok(&d, &live_and_two_retired(), &opts());
+    assert_eq!(
+        tail(&plan, "check_route"),
+        [
+            "check_route shop_stage_20261126-031500-4f2a",
+            "proxy_switch proxy",
+            "disconnect_network shop_stage_c",
+            "proxy_switch proxy",
+            "drain shop_stage_c",
+            "stop_container shop_stage_c",
+            "+remove_container shop_stage_a",
+            "+record_history shop/stage",
+            "release_lock shop/stage",
+        ]
+    );
+}
+
+#[test]
+fn a_first_deploy_records_its_history_alone() {
+    let plan = plan_ok(&deploy(), &empty(41), &opts());
+    assert!(plan.steps.iter().all(|s| !s.with_previous));
+}
+
+#[test]
+fn rollback_detaches_a_stopped_release_still_on_front_before_starting_it() {
+    let mut obs = live_and_two_retired();
+    // A run killed between stopping shop_stage_b and detaching it.
+    obs.containers[1].attachments =
+        vec![att("BACK_shop_stage", false), att("FRONT_shop_stage", true)];
+    let o = PlanOptions {
+        mode: Mode::Rollback { to: None },
+        ..opts()
+    };
+    let plan = plan_ok(&deploy(), &obs, &o);
+    let steps: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| format!("{} {}", s.action_name(), s.target))
+        .collect();
+    let detach = steps
+        .iter()
+        .position(|s| s == "disconnect_network shop_stage_b")
+        .expect("shop_stage_b leaves FRONT_ first");
+    let start = steps
+        .iter()
+        .position(|s| s == "start_container shop_stage_b")
+        .expect("then starts");
+    let connect = steps
+        .iter()
+        .position(|s| s == "connect_network shop_stage_b")
+        .expect("and joins FRONT_ again once healthy");
+    let healthy = steps
+        .iter()
+        .position(|s| s == "wait_healthy shop_stage_b")
+        .expect("health");
+    assert!(
+        detach < start && start < healthy && healthy < connect,
+        "{steps:#?}"
+    );
+
+    // A retired release that left FRONT_ as it should is simply started.
+    let plan = plan_ok(&deploy(), &live_and_two_retired(), &o);
+    assert!(
+        !plan
+            .steps
+            .iter()
+            .any(|s| s.action_name() == "disconnect_network" && s.target == "shop_stage_b"),
+    );
+}
+
+#[test]
+fn an_old_release_beyond_keep_is_stopped_then_removed_not_raced() {
+    let mut obs = live_and_two_retired();
+    // Two live (a run killed mid-switch); with keep 1 the older one goes for good.
+    obs.containers[1].role = Role::Live;
+    obs.containers[1].state = "running".into();
+    obs.containers[1].attachments =
+        vec![att("BACK_shop_stage", false), att("FRONT_shop_stage", true)];
+    let mut d = deploy();
+    d.keep = 1;
+    let plan = plan_ok(&d, &obs, &opts());
+    assert_eq!(
+        tail(&plan, "stop_container"),
+        [
+            "stop_container shop_stage_c",
+            "+stop_container shop_stage_b",
+            "+remove_container shop_stage_a",
+            "+record_history shop/stage",
+            "disconnect_network shop_stage_c",
+            "remove_container shop_stage_b",
+            "release_lock shop/stage",
+        ]
     );
 }

@@ -124,7 +124,7 @@ mod tests {
     }
 
     fn fixture() -> Vec<Entry> {
-        // File order: oldest first, as `history::append` writes.
+        // File order: oldest first, as `history::write` keeps it.
         entries(vec![
             record("up", 1_795_000_000, "ok", None),
             record(

@@ -16,8 +16,19 @@ pub fn human(plan: &Plan) -> String {
     let _ = writeln!(out, "Engine {} (API {}) at {}", e.version, e.api, e.host);
     let _ = writeln!(out);
     let width = plan.steps.len().to_string().len();
+    let mut group_start = 1;
     for (i, step) in plan.steps.iter().enumerate() {
-        let _ = writeln!(out, "  {:>width$}. {}", i + 1, step.action);
+        if step.with_previous {
+            let _ = writeln!(
+                out,
+                "  {:>width$}. (with {group_start}) {}",
+                i + 1,
+                step.action
+            );
+        } else {
+            group_start = i + 1;
+            let _ = writeln!(out, "  {:>width$}. {}", i + 1, step.action);
+        }
     }
     let _ = writeln!(out);
     if plan.warnings.is_empty() {

@@ -7,11 +7,11 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bgdeploy::drain::{drain, established_on_port};
+use bgdeploy::drain::{Watch, drain, drain_watching, established_on_port};
 use bgdeploy::engine::Engine;
 use bgdeploy::route::{ProcNet, ReadOptions, ReadSource};
 
-use crate::harness::{TestEnv, require_engine, require_images};
+use crate::harness::{TestEnv, docker, require_engine, require_images};
 
 const PORT: u16 = 8080;
 
@@ -188,4 +188,56 @@ async fn a_container_that_is_not_running_is_drained() {
         out.closed && out.waited < Duration::from_millis(500),
         "{out:?}"
     );
+}
+
+/// A proxy's connection to the release counts: here a second demo container (the "proxy")
+/// holds a slow request to the release, and the release is drained on a port nobody uses, so
+/// only the proxy's side of the table can keep the drain waiting.
+#[tokio::test]
+async fn the_proxys_connections_to_the_release_count_too() {
+    let Some(engine) = local_engine().await else {
+        return;
+    };
+    let env = TestEnv::new();
+    let (release, ip) = demo(&engine, &env).await;
+    let proxy = env.name("proxy");
+    env.container(&proxy).run();
+    const UNUSED: u16 = 9999;
+    let alone = drain(
+        &engine,
+        &release,
+        UNUSED,
+        Duration::from_secs(5),
+        &mut |_, _| {},
+    )
+    .await
+    .expect("drain");
+    assert!(
+        alone.closed && alone.waited < Duration::from_millis(500),
+        "{alone:?}"
+    );
+
+    let url = format!("http://{ip}:{PORT}/cgi-bin/slow?2");
+    docker(&["exec", "-d", &proxy, "wget", "-q", "-O", "/dev/null", &url]);
+    let watch = Watch {
+        proxy: proxy.clone(),
+        target: SocketAddr::new(ip, PORT),
+    };
+    let mut counts = Vec::new();
+    let out = drain_watching(
+        &engine,
+        &release,
+        UNUSED,
+        Duration::from_secs(10),
+        Some(&watch),
+        &mut |n, _| counts.push(n),
+    )
+    .await
+    .expect("drain");
+    assert!(out.closed, "the request ended within 10 s: {out:?}");
+    assert!(
+        out.waited >= Duration::from_millis(1500),
+        "the drain waited for the proxy's request (2 s): {out:?}, counts {counts:?}"
+    );
+    assert!(counts.first().is_some_and(|n| *n >= 1), "{counts:?}");
 }
