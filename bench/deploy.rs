@@ -6,11 +6,13 @@
 //! (c) overhead of `up` for an app that takes 3 s to get ready: total − 3 s;
 //! (d) bgdeploy's own cost: peak RSS and CPU time of `up`, binary size, start-up time;
 //! (e) where the time of one `up` goes, step by step;
-//! (f) requests through nginx during a cutover — a hook for the proxy drivers (see below).
+//! (f) requests through a real nginx (driver `nginx`) during cutovers, at the highest rate the
+//!     load generator (`load.rs`) reaches here and at a light load: failed requests, p99
+//!     during the cutover vs steady state.
 //!
 //! Everything it creates is named `bgbench<random>_…` and removed at the end (run.sh also
 //! removes leftovers of an interrupted run). Traffic goes only to the benchmark's own
-//! containers on the host's bridges.
+//! containers on the host's bridges, and (f) to nginx published on 127.0.0.1.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -19,6 +21,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+
+mod load;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bgdeploy");
 const V1: &str = "bgdeploy-demo:v1";
@@ -58,7 +62,7 @@ fn main() {
             bench.own_cost(runs, &mut report);
         }
         if wants("f") {
-            nginx_cutover_hook(&mut report);
+            bench.nginx_cutover(runs.div_ceil(2), &mut report);
         }
     }));
     bench.cleanup();
@@ -156,18 +160,20 @@ impl Traced {
             .map(|(_, unix, _)| *unix)
     }
 
-    /// (action, seconds) of every finished step, in order.
-    fn steps(&self) -> Vec<(String, f64)> {
-        self.lines
-            .iter()
-            .filter(|(_, _, v)| v["event"] == "step_finished")
-            .map(|(_, _, v)| {
-                (
-                    v["action"].as_str().unwrap_or("?").to_string(),
-                    v["elapsed_secs"].as_f64().unwrap_or(0.0),
-                )
-            })
-            .collect()
+    /// (action, seconds, starts with the previous step) of every finished step, in step order.
+    fn steps(&self) -> Vec<(String, f64, bool)> {
+        let mut steps: BTreeMap<u64, (String, f64, bool)> = BTreeMap::new();
+        for (_, _, v) in &self.lines {
+            let Some(n) = v["n"].as_u64() else { continue };
+            if v["event"] == "step_started" {
+                let e = steps.entry(n).or_default();
+                e.0 = v["step"]["action"].as_str().unwrap_or("?").to_string();
+                e.2 = v["step"]["with_previous"] == true;
+            } else if v["event"] == "step_finished" {
+                steps.entry(n).or_default().1 = v["elapsed_secs"].as_f64().unwrap_or(0.0);
+            }
+        }
+        steps.into_values().collect()
     }
 
     /// Seconds from the start of the process to the first `step_started`.
@@ -446,14 +452,14 @@ impl Bench {
         let manual = Manual::new(&self.prefix);
         // Warm-up: networks exist, images and the lock image are in the page cache.
         self.up(&dir, &app, V1);
-        manual.deploy(V1);
+        manual.deploy(V1, &[]);
         let (mut bg, mut by_hand, mut traces) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..runs {
             let image = if i % 2 == 0 { V2 } else { V1 };
             let t = self.up(&dir, &app, image);
             bg.push(t.wall.as_secs_f64());
             traces.push(t);
-            by_hand.push(manual.deploy(image));
+            by_hand.push(manual.deploy(image, &[]));
         }
         let ratio = median(&bg) / median(&by_hand);
         report.row(
@@ -535,26 +541,38 @@ impl Bench {
         )
     }
 
-    /// (c): total − 3 s for an app ready 3 s after it starts.
+    /// (c): total − 3 s for an app ready 3 s after it starts, where that time goes, and the
+    /// same for the manual path of (a).
     fn overhead_3s(&self, runs: usize, report: &mut Report) {
         let (app, dir) = self.spec("c", "");
         self.up(&dir, &app, V1);
+        let manual = Manual::new(&format!("{}c", self.prefix));
+        let late_cmd = ["sh", "-c", "sleep 3; exec /usr/local/bin/demo-app"];
+        manual.deploy(V1, &late_cmd);
         let mut late_port = Vec::new();
+        let mut before_app = Vec::new();
+        let mut after_ready = Vec::new();
+        let mut by_hand = Vec::new();
         let mut late_up = Vec::new();
-        let mut wait_step = Vec::new();
         for i in 0..runs {
             let image = if i % 2 == 0 { V2 } else { V1 };
             let late = "    command: [sh, -c, \"sleep 3; exec /usr/local/bin/demo-app\"]\n";
             std::fs::write(dir.join("deploy.yaml"), self.spec_text(&app, late)).expect("spec");
+            let launched = unix_now();
             let t = self.up(&dir, &app, image);
+            let ended = launched + t.wall.as_secs_f64();
             late_port.push(t.wall.as_secs_f64() - 3.0);
-            let waited: f64 = t
-                .steps()
-                .iter()
-                .filter(|(a, _)| a == "wait_healthy")
-                .map(|(_, s)| s)
-                .sum();
-            wait_step.push(waited - 3.0);
+            let c = t
+                .result()
+                .and_then(|r| r["container"].as_str())
+                .expect("container")
+                .to_string();
+            let started = rfc3339_to_unix(&docker(&["inspect", "-f", "{{.State.StartedAt}}", &c]))
+                .expect("the release's start time");
+            let ready = log_time(&c, "listening on").expect("the listening line");
+            before_app.push(started - launched);
+            after_ready.push(ended - ready);
+            by_hand.push(manual.deploy(image, &late_cmd) - 3.0);
             let slow = "    env: {READY_DELAY: \"3\"}\n";
             std::fs::write(dir.join("deploy.yaml"), self.spec_text(&app, slow)).expect("spec");
             let t = self.up(&dir, &app, image);
@@ -568,15 +586,27 @@ impl Bench {
             Some(m <= 0.3),
         );
         report.row(
-            "(c) … of which the health wait beyond 3 s",
-            spread(&wait_step),
+            "(c) … from launch to the app's process starting (lock, create, start)",
+            spread(&before_app),
             "",
             None,
         );
         report.row(
-            "(c) … `/up` 404 for 3 s instead (READY_DELAY=3)",
-            spread(&late_up),
+            "(c) … from the app answering to `up` exiting (notice, FRONT_, drain, stop old)",
+            spread(&after_ready),
             "",
+            None,
+        );
+        report.row(
+            "(c) the same 3 s app by hand (the docker CLI path of (a)): total − 3 s",
+            spread(&by_hand),
+            "",
+            None,
+        );
+        report.row(
+            "(c) … `/up` 404 for 3 s instead (READY_DELAY=3), `up`: total − 3 s",
+            spread(&late_up),
+            "(bounded by `interval`)",
             None,
         );
     }
@@ -710,14 +740,14 @@ fn rfc3339_to_unix(s: &str) -> Option<f64> {
 /// (e): median time of each step over the runs of (a), plus what happens between them.
 fn step_table(traces: &[Traced], report: &mut Report) {
     // Steps keyed by (action, occurrence): runs may differ by a step (nothing to prune yet).
-    let keyed = |t: &Traced| -> Vec<((String, usize), f64)> {
+    let keyed = |t: &Traced| -> Vec<((String, usize), f64, bool)> {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         t.steps()
             .into_iter()
-            .map(|(action, secs)| {
+            .map(|(action, secs, with_previous)| {
                 let k = seen.entry(action.clone()).or_default();
                 *k += 1;
-                ((action, *k), secs)
+                ((action, *k), secs, with_previous)
             })
             .collect()
     };
@@ -726,17 +756,29 @@ fn step_table(traces: &[Traced], report: &mut Report) {
         .map(keyed)
         .max_by_key(Vec::len)
         .unwrap_or_default();
-    let mut per_step: Vec<((String, usize), Vec<f64>)> =
-        template.into_iter().map(|(k, _)| (k, Vec::new())).collect();
+    let mut per_step: Vec<((String, usize), bool, Vec<f64>)> = template
+        .into_iter()
+        .map(|(k, _, with)| (k, with, Vec::new()))
+        .collect();
     let mut startup = Vec::new();
     let mut tail = Vec::new();
     let mut gaps = Vec::new();
     for t in traces {
         startup.push(t.startup());
         let steps = keyed(t);
-        let total_steps: f64 = steps.iter().map(|(_, s)| s).sum();
-        for (key, secs) in steps {
-            if let Some((_, v)) = per_step.iter_mut().find(|(k, _)| *k == key) {
+        // Steps that run together count once, for the longest of them.
+        let mut critical = 0.0;
+        let mut group = 0.0f64;
+        for (_, secs, with_previous) in &steps {
+            if !with_previous {
+                critical += group;
+                group = 0.0;
+            }
+            group = group.max(*secs);
+        }
+        critical += group;
+        for (key, secs, _) in steps {
+            if let Some((_, _, v)) = per_step.iter_mut().find(|(k, _, _)| *k == key) {
                 v.push(secs);
             }
         }
@@ -746,7 +788,7 @@ fn step_table(traces: &[Traced], report: &mut Report) {
             .rfind(|(_, _, v)| v["event"] == "step_finished")
             .map_or(0.0, |(at, _, _)| *at);
         tail.push(t.wall.as_secs_f64() - last);
-        gaps.push(last - t.startup() - total_steps);
+        gaps.push(last - t.startup() - critical);
     }
     let total = median(
         &traces
@@ -760,11 +802,18 @@ fn step_table(traces: &[Traced], report: &mut Report) {
         ms(median(&startup)),
         format!("{:.0}%", 100.0 * median(&startup) / total),
     ]];
-    for (n, ((action, _), secs)) in per_step.iter().enumerate() {
+    let mut group_start = 1;
+    for (n, ((action, _), with_previous, secs)) in per_step.iter().enumerate() {
         let m = median(secs);
+        let action = if *with_previous {
+            format!("(with {group_start}) {action}")
+        } else {
+            group_start = n + 1;
+            action.clone()
+        };
         rows.push(vec![
             (n + 1).to_string(),
-            action.clone(),
+            action,
             ms(m),
             format!("{:.0}%", 100.0 * m / total),
         ]);
@@ -826,13 +875,16 @@ impl Manual {
         }
     }
 
-    /// One deploy of `image`; returns its wall time in seconds.
-    fn deploy(&self, image: &str) -> f64 {
+    /// One deploy of `image` (running `command` if not empty); returns its wall time in
+    /// seconds.
+    fn deploy(&self, image: &str, command: &[&str]) -> f64 {
         let n = self.counter.get() + 1;
         self.counter.set(n);
         let name = format!("{}_{n}", self.name);
         let started = Instant::now();
-        docker(&["run", "-d", "--name", &name, "--network", &self.back, image]);
+        let mut args = vec!["run", "-d", "--name", &name, "--network", &self.back, image];
+        args.extend_from_slice(command);
+        docker(&args);
         let template = format!(
             "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
             self.back
@@ -866,20 +918,264 @@ impl Manual {
     }
 }
 
-/// (f) Requests through nginx during a cutover.
-///
-/// HOOK for the proxy drivers (to be filled in with the `nginx` driver): start
-/// `bgdeploy-nginx:latest` on loopback (`-p 127.0.0.1:<port>:80`), deploy v1 with
-/// `proxy: {driver: nginx, container: …, virtual_host: bench.test, config_path:
-/// /etc/nginx/conf.d/bgdeploy_bench.conf}`, then run a bounded load generator against
-/// 127.0.0.1:<port> with `Host: bench.test` (e.g. `oha -z 10s` if installed, else a Rust
-/// loop of N requests) twice: once in steady state and once while `up --image v2` runs.
-/// Report failed requests (target 0) and p99 during the cutover vs steady state (≤ 2×).
-fn nginx_cutover_hook(report: &mut Report) {
-    report.row(
-        "(f) requests through nginx during cutover",
-        "not measured yet (hook: nginx_cutover_hook in bench/deploy.rs)".into(),
-        "0 failed; p99 ≤ 2× steady",
-        None,
-    );
+/// (f): nginx from `bgdeploy-nginx:latest`, published on loopback as operators publish their
+/// proxy, routes `bench.test` to the app (driver `nginx`). The load generator finds the number
+/// of keep-alive connections that gives the highest rate, measures a steady state, then keeps
+/// the same load through `cutovers` deploys (each from 0.5 s before `up` starts to 0.5 s after
+/// it ends). Latency quantiles are of the requests sent while `up` ran.
+impl Bench {
+    fn nginx_cutover(&self, cutovers: usize, report: &mut Report) {
+        let proxy = format!("{}nginx", self.prefix);
+        // No access log: at thousands of requests a second the engine's log copying would
+        // take the CPU the deploy needs, and it measures the engine, not the switch.
+        // BENCH_NGINX_LOG=1 keeps nginx's log and prints its error lines at the end.
+        let keep_log = std::env::var_os("BENCH_NGINX_LOG").is_some();
+        let log_driver = if keep_log { "json-file" } else { "none" };
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &proxy,
+            "--log-driver",
+            log_driver,
+            "-p",
+            "127.0.0.1::80",
+            NGINX,
+        ]);
+        let published = docker(&["port", &proxy, "80/tcp"]);
+        let addr: std::net::SocketAddr = published
+            .lines()
+            .find_map(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("nginx published no loopback port: {published:?}"));
+        let started = Instant::now();
+        while !proxy_answers(addr) {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "nginx never answered on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let extra = format!(
+            "    proxy:\n      driver: nginx\n      container: {proxy}\n      virtual_host: {HOST}\n      config_path: /etc/nginx/conf.d/bgdeploy_bench.conf\n    drain: 5s\n    stop_timeout: 2s\n"
+        );
+        let (app, dir) = self.spec("f", &extra);
+        self.up(&dir, &app, V1);
+
+        // The number of connections with the highest rate (1 s each).
+        let mut best = (0, 0.0);
+        for connections in [2, 4, 8, 16, 32] {
+            let seen =
+                load::Load::start(addr, HOST, "/version", connections, Duration::from_secs(1))
+                    .wait_and_finish(Duration::from_secs(1));
+            let rate =
+                seen.samples.iter().filter(|s| s.ok).count() as f64 / seen.elapsed.as_secs_f64();
+            if rate > best.1 {
+                best = (connections, rate);
+            }
+        }
+        // BENCH_CONNECTIONS=N skips the search.
+        let connections = std::env::var("BENCH_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(best.0);
+        let mut image = V1;
+        let mut next = || {
+            image = if image == V1 { V2 } else { V1 };
+            image
+        };
+        let top = self.under_load(addr, &dir, &app, connections, cutovers, &mut next, &proxy);
+        top.report(report, "highest rate", true);
+        // The same with the CPU not saturated, to tell the switch's own effect from the
+        // effect of the engine's work on a machine that has no core to spare.
+        let light = self.under_load(addr, &dir, &app, 2, cutovers, &mut next, &proxy);
+        light.report(report, "2 connections", false);
+    }
+
+    /// A steady state of `connections` for 3 s, then `cutovers` deploys under the same load.
+    #[allow(clippy::too_many_arguments)]
+    fn under_load(
+        &self,
+        addr: std::net::SocketAddr,
+        dir: &Path,
+        app: &str,
+        connections: usize,
+        cutovers: usize,
+        next_image: &mut dyn FnMut() -> &'static str,
+        proxy: &str,
+    ) -> UnderLoad {
+        let keep_log = std::env::var_os("BENCH_NGINX_LOG").is_some();
+        let steady = load::Load::start(addr, HOST, "/version", connections, Duration::from_secs(4))
+            .wait_and_finish(Duration::from_secs(3));
+        let steady_refs: Vec<&load::Sample> = steady.samples.iter().collect();
+        let mut out = UnderLoad {
+            connections,
+            cutovers,
+            steady_rate: steady.samples.len() as f64 / steady.elapsed.as_secs_f64(),
+            steady_p50: load::quantile(&steady_refs, 0.5),
+            steady_p99: load::quantile(&steady_refs, 0.99),
+            sent: steady.samples.len(),
+            retried: steady.retried,
+            ..UnderLoad::default()
+        };
+        for s in steady.samples.iter().filter_map(|s| s.failure) {
+            *out.failures.entry(s).or_default() += 1;
+        }
+        let mut during: Vec<load::Sample> = Vec::new();
+        let mut up_secs = Vec::new();
+        for _ in 0..cutovers {
+            let image = next_image();
+            let run =
+                load::Load::start(addr, HOST, "/version", connections, Duration::from_secs(60));
+            std::thread::sleep(Duration::from_millis(500));
+            let from = run.started.elapsed();
+            let t = self.up(dir, app, image);
+            let to = run.started.elapsed();
+            up_secs.push(t.wall.as_secs_f64());
+            std::thread::sleep(Duration::from_millis(500));
+            let seen = run.finish();
+            out.sent += seen.samples.len();
+            out.retried += seen.retried;
+            for s in seen.samples.iter().filter_map(|s| s.failure) {
+                *out.failures.entry(s).or_default() += 1;
+            }
+            if keep_log {
+                // When each failure happened, against the steps of `up` (ms from its start).
+                let base = t.lines.first().map_or(0.0, |(at, _, _)| *at);
+                for (at, _, v) in &t.lines {
+                    if v["event"] == "step_started" || v["event"] == "step_finished" {
+                        eprintln!(
+                            "  {:>6.0} ms {} {} {}",
+                            (at - base) * 1000.0,
+                            v["event"].as_str().unwrap_or(""),
+                            v["n"],
+                            v["step"]["description"].as_str().unwrap_or("")
+                        );
+                    }
+                }
+                for f in seen.samples.iter().filter(|s| !s.ok) {
+                    let at = (f.at.as_secs_f64() - from.as_secs_f64() - base) * 1000.0;
+                    eprintln!(
+                        "  {at:>6.0} ms FAILED {:?} after {:.0} ms",
+                        f.failure,
+                        f.latency.as_secs_f64() * 1000.0
+                    );
+                }
+            }
+            during.extend(seen.samples.iter().filter(|s| s.at >= from && s.at <= to));
+            let serving = load::Load::start(addr, HOST, "/version", 1, Duration::from_secs(1))
+                .wait_and_finish(Duration::from_millis(100));
+            assert!(
+                serving.samples.iter().all(|s| s.ok),
+                "nginx does not serve {image} after the cutover"
+            );
+        }
+        if keep_log {
+            // The access log is large: filtered before it reaches a pipe.
+            let script = format!("docker logs {proxy} 2>&1 | grep -E '\\[(error|warn|crit)\\]'");
+            for line in run("sh", &["-c", &script], None).stdout.lines() {
+                eprintln!("nginx: {line}");
+            }
+        }
+        let during_refs: Vec<&load::Sample> = during.iter().collect();
+        out.during = during.len();
+        out.cut_p50 = load::quantile(&during_refs, 0.5);
+        out.cut_p99 = load::quantile(&during_refs, 0.99);
+        out.up = median(&up_secs);
+        out
+    }
+}
+
+/// What (f) saw at one load.
+#[derive(Default)]
+struct UnderLoad {
+    connections: usize,
+    cutovers: usize,
+    steady_rate: f64,
+    steady_p50: f64,
+    steady_p99: f64,
+    cut_p50: f64,
+    cut_p99: f64,
+    /// Requests sent while `up` ran.
+    during: usize,
+    up: f64,
+    sent: usize,
+    retried: usize,
+    failures: BTreeMap<&'static str, usize>,
+}
+
+impl UnderLoad {
+    fn report(&self, report: &mut Report, label: &str, judged: bool) {
+        let failed: usize = self.failures.values().sum();
+        let why: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(w, n)| format!("{n} × {w}"))
+            .collect();
+        let ratio = self.cut_p99 / self.steady_p99;
+        let verdict = |ok: bool| judged.then_some(ok);
+        report.row(
+            &format!("(f) {label}: keep-alive connections, steady rate"),
+            format!(
+                "{} connections, {:.0} req/s",
+                self.connections, self.steady_rate
+            ),
+            "",
+            None,
+        );
+        report.row(
+            &format!(
+                "(f) {label}: failed requests, steady + {} cutovers",
+                self.cutovers
+            ),
+            format!(
+                "{failed} of {}{}; {} resent on a new connection after nginx closed an idle one",
+                self.sent,
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", why.join(", "))
+                },
+                self.retried
+            ),
+            "0",
+            verdict(failed == 0),
+        );
+        report.row(
+            &format!("(f) {label}: latency p50 / p99, steady → while `up` runs"),
+            format!(
+                "{} / {} → {} / {} (n={}, `up` {})",
+                ms(self.steady_p50),
+                ms(self.steady_p99),
+                ms(self.cut_p50),
+                ms(self.cut_p99),
+                self.during,
+                ms(self.up)
+            ),
+            "",
+            None,
+        );
+        report.row(
+            &format!("(f) {label}: p99 during cutover / p99 steady"),
+            format!("{ratio:.2}×"),
+            "≤ 2×",
+            verdict(ratio <= 2.0),
+        );
+    }
+}
+
+/// The host name nginx routes to the app in (f).
+const HOST: &str = "bench.test";
+const NGINX: &str = "bgdeploy-nginx:latest";
+
+/// nginx's own health location answers on `addr`.
+fn proxy_answers(addr: std::net::SocketAddr) -> bool {
+    let seen = load::Load::start(
+        addr,
+        "localhost",
+        "/__bgdeploy_proxy_health",
+        1,
+        Duration::from_secs(1),
+    )
+    .wait_and_finish(Duration::from_millis(50));
+    !seen.samples.is_empty() && seen.samples.iter().all(|s| s.ok)
 }

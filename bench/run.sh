@@ -5,7 +5,10 @@
 #   bench/run.sh --runs 5         fewer runs
 #   bench/run.sh --only a,e       some: a (up vs by hand), b (health detection latency),
 #                                 c (overhead for a 3 s app), d (own cost), e (per step),
-#                                 f (nginx during cutover: a hook, not measured yet)
+#                                 f (requests through nginx during cutovers, under load)
+#   BENCH_CONNECTIONS=N           (f) at N keep-alive connections instead of the fastest
+#   BENCH_NGINX_LOG=1             (f) keeps nginx's log; prints its errors and, per cutover,
+#                                 the steps of `up` next to every failed request
 #
 # Needs: a running engine (DOCKER_HOST or the local socket), the demo images (built here
 # if missing), curl and GNU time (installed with apt-get when missing and running as root).
