@@ -955,56 +955,120 @@ impl Bench {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The demo app: busybox httpd, which forks per connection and listens with a
+        // backlog of 9 (hard-coded in busybox).
         let extra = format!(
             "    proxy:\n      driver: nginx\n      container: {proxy}\n      virtual_host: {HOST}\n      config_path: /etc/nginx/conf.d/bgdeploy_bench.conf\n    drain: 5s\n    stop_timeout: 2s\n"
         );
         let (app, dir) = self.spec("f", &extra);
         self.up(&dir, &app, V1);
+        let demo = Target {
+            addr,
+            host: HOST,
+            path: "/version",
+            dir,
+            app,
+            images: [V2, V1],
+        };
+        // An app server as production runs them: nginx itself (event-driven, backlog 511),
+        // answering its health location, deployed as the app behind the proxy nginx.
+        let app = format!("{}g", self.prefix);
+        let dir = self.dir.join("g");
+        std::fs::create_dir_all(&dir).expect("a spec directory");
+        std::fs::write(
+            dir.join("deploy.yaml"),
+            format!(
+                "apps:\n  {app}:\n    image: {NGINX}\n    port: 80\n    health: {{http: {PROXY_HEALTH}}}\n    keep: 1\n    proxy:\n      driver: nginx\n      container: {proxy}\n      virtual_host: {HOST_G}\n      config_path: /etc/nginx/conf.d/bgdeploy_bench_g.conf\n    drain: 5s\n    stop_timeout: 2s\n    stages:\n      s: {{}}\n"
+            ),
+        )
+        .expect("deploy.yaml");
+        self.up(&dir, &app, NGINX);
+        let server = Target {
+            addr,
+            host: HOST_G,
+            path: PROXY_HEALTH,
+            dir,
+            app,
+            images: [NGINX, NGINX],
+        };
 
-        // The number of connections with the highest rate (1 s each).
-        let mut best = (0, 0.0);
-        for connections in [2, 4, 8, 16, 32] {
-            let seen =
-                load::Load::start(addr, HOST, "/version", connections, Duration::from_secs(1))
-                    .wait_and_finish(Duration::from_secs(1));
-            let rate =
-                seen.samples.iter().filter(|s| s.ok).count() as f64 / seen.elapsed.as_secs_f64();
-            if rate > best.1 {
-                best = (connections, rate);
+        for (target, label) in [(&server, "nginx as the app"), (&demo, "busybox demo app")] {
+            let connections = fastest(target);
+            let top = self.under_load(target, connections, cutovers, &proxy);
+            top.report(report, &format!("{label}, highest rate"), true);
+            if target.app == server.app {
+                self.control(target, connections, cutovers, top.steady_p99, report);
             }
         }
-        // BENCH_CONNECTIONS=N skips the search.
-        let connections = std::env::var("BENCH_CONNECTIONS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(best.0);
-        let mut image = V1;
-        let mut next = || {
-            image = if image == V1 { V2 } else { V1 };
-            image
-        };
-        let top = self.under_load(addr, &dir, &app, connections, cutovers, &mut next, &proxy);
-        top.report(report, "highest rate", true);
-        // The same with the CPU not saturated, to tell the switch's own effect from the
-        // effect of the engine's work on a machine that has no core to spare.
-        let light = self.under_load(addr, &dir, &app, 2, cutovers, &mut next, &proxy);
-        light.report(report, "2 connections", false);
+        // The demo app again with the CPU not saturated, to tell the switch's own effect
+        // from that of the engine's work on a machine with no core to spare.
+        let light = self.under_load(&demo, 2, cutovers, &proxy);
+        light.report(report, "busybox demo app, 2 connections", false);
+    }
+
+    /// The same load while the engine only starts and removes an unrelated container (what
+    /// every deploy makes it do), nothing switched: the latency any tool's deploy costs on
+    /// this machine, with no core to spare.
+    fn control(
+        &self,
+        t: &Target,
+        connections: usize,
+        rounds: usize,
+        steady_p99: f64,
+        report: &mut Report,
+    ) {
+        let mut during = Vec::new();
+        for i in 0..rounds {
+            let name = format!("{}control{i}", self.prefix);
+            let run =
+                load::Load::start(t.addr, t.host, t.path, connections, Duration::from_secs(60));
+            std::thread::sleep(Duration::from_millis(500));
+            let from = run.started.elapsed();
+            docker(&["run", "-d", "--name", &name, V1]);
+            docker(&["rm", "-f", &name]);
+            let to = run.started.elapsed();
+            std::thread::sleep(Duration::from_millis(500));
+            let seen = run.finish();
+            during.extend(
+                seen.samples
+                    .into_iter()
+                    .filter(|s| s.at >= from && s.at <= to),
+            );
+        }
+        let refs: Vec<&load::Sample> = during.iter().collect();
+        let p99 = load::quantile(&refs, 0.99);
+        report.row(
+            "(f) nginx as the app, control: p99 while the engine starts and removes a container, nothing switched",
+            format!(
+                "{} ({:.2}× steady; n={})",
+                ms(p99),
+                p99 / steady_p99,
+                during.len()
+            ),
+            "",
+            None,
+        );
     }
 
     /// A steady state of `connections` for 3 s, then `cutovers` deploys under the same load.
-    #[allow(clippy::too_many_arguments)]
     fn under_load(
         &self,
-        addr: std::net::SocketAddr,
-        dir: &Path,
-        app: &str,
+        target: &Target,
         connections: usize,
         cutovers: usize,
-        next_image: &mut dyn FnMut() -> &'static str,
         proxy: &str,
     ) -> UnderLoad {
+        let Target {
+            addr,
+            host,
+            path,
+            dir,
+            app,
+            images,
+        } = target;
+        let (addr, host, path, dir, app) = (*addr, *host, *path, dir.as_path(), app.as_str());
         let keep_log = std::env::var_os("BENCH_NGINX_LOG").is_some();
-        let steady = load::Load::start(addr, HOST, "/version", connections, Duration::from_secs(4))
+        let steady = load::Load::start(addr, host, path, connections, Duration::from_secs(4))
             .wait_and_finish(Duration::from_secs(3));
         let steady_refs: Vec<&load::Sample> = steady.samples.iter().collect();
         let mut out = UnderLoad {
@@ -1022,10 +1086,9 @@ impl Bench {
         }
         let mut during: Vec<load::Sample> = Vec::new();
         let mut up_secs = Vec::new();
-        for _ in 0..cutovers {
-            let image = next_image();
-            let run =
-                load::Load::start(addr, HOST, "/version", connections, Duration::from_secs(60));
+        for i in 0..cutovers {
+            let image = images[i % 2];
+            let run = load::Load::start(addr, host, path, connections, Duration::from_secs(60));
             std::thread::sleep(Duration::from_millis(500));
             let from = run.started.elapsed();
             let t = self.up(dir, app, image);
@@ -1062,7 +1125,7 @@ impl Bench {
                 }
             }
             during.extend(seen.samples.iter().filter(|s| s.at >= from && s.at <= to));
-            let serving = load::Load::start(addr, HOST, "/version", 1, Duration::from_secs(1))
+            let serving = load::Load::start(addr, host, path, 1, Duration::from_secs(1))
                 .wait_and_finish(Duration::from_millis(100));
             assert!(
                 serving.samples.iter().all(|s| s.ok),
@@ -1083,6 +1146,38 @@ impl Bench {
         out.up = median(&up_secs);
         out
     }
+}
+
+/// An app behind the proxy, as (f) loads it.
+struct Target {
+    addr: std::net::SocketAddr,
+    host: &'static str,
+    path: &'static str,
+    dir: PathBuf,
+    app: String,
+    /// Deployed in turn.
+    images: [&'static str; 2],
+}
+
+/// The number of keep-alive connections (of 2, 4, 8, 16, 32; 1 s each) with the highest
+/// rate; `BENCH_CONNECTIONS=N` skips the search.
+fn fastest(t: &Target) -> usize {
+    if let Some(n) = std::env::var("BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    let mut best = (2, 0.0);
+    for connections in [2, 4, 8, 16, 32] {
+        let seen = load::Load::start(t.addr, t.host, t.path, connections, Duration::from_secs(1))
+            .wait_and_finish(Duration::from_secs(1));
+        let rate = seen.samples.iter().filter(|s| s.ok).count() as f64 / seen.elapsed.as_secs_f64();
+        if rate > best.1 {
+            best = (connections, rate);
+        }
+    }
+    best.0
 }
 
 /// What (f) saw at one load.
@@ -1163,8 +1258,11 @@ impl UnderLoad {
     }
 }
 
-/// The host name nginx routes to the app in (f).
+/// The host names nginx routes to the apps in (f).
 const HOST: &str = "bench.test";
+const HOST_G: &str = "bench-nginx.test";
+/// What the nginx image answers 200 to, without an access log line.
+const PROXY_HEALTH: &str = "/__bgdeploy_proxy_health";
 const NGINX: &str = "bgdeploy-nginx:latest";
 
 /// nginx's own health location answers on `addr`.
