@@ -106,7 +106,20 @@ impl Executor<'_> {
             };
             self.reporter.step_finished(n, step, status, took);
         }
-        failure.map_or(Ok(()), Err)
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        // As after a single step: a signal during the group is honoured once it ended.
+        if !self.switched && self.cancel.is_cancelled() {
+            return Err(DeployError::Interrupted {
+                step: group
+                    .iter()
+                    .map(|s| s.description.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
+        Ok(())
     }
 
     fn prepare(&mut self, step: &Step) -> Work {
