@@ -55,8 +55,10 @@ pub fn established_on_port(text: &str, port: u16) -> usize {
 pub struct Watch {
     /// The proxy container.
     pub proxy: String,
-    /// The release's address as the proxy reaches it.
-    pub target: SocketAddr,
+    /// The network the proxy reaches the release on, and the port it connects to: the
+    /// release's address there is what the proxy's connections are matched against.
+    pub network: String,
+    pub port: u16,
 }
 
 /// Waits until `container` has no established connection on `port`, at most `max`, calling
@@ -95,9 +97,18 @@ pub async fn drain_watching(
         }
         Err(e) => return Err(e),
     };
-    let proxy = match watch {
-        Some(w) => match ProcNet::open(engine, &w.proxy, &options).await {
-            Ok(p) => Some((p, w.target)),
+    // The release's address comes from the inspect `open` just made.
+    let target = watch.and_then(|w| {
+        net.container()
+            .endpoints
+            .iter()
+            .find(|e| e.network == w.network)
+            .and_then(|e| e.ip.as_deref()?.parse::<IpAddr>().ok())
+            .map(|ip| (w, SocketAddr::new(ip, w.port)))
+    });
+    let proxy = match target {
+        Some((w, target)) => match ProcNet::open(engine, &w.proxy, &options).await {
+            Ok(p) => Some((p, target)),
             Err(e) => {
                 tracing::debug!(proxy = %w.proxy, "cannot read the proxy's connections: {e}");
                 None

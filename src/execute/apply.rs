@@ -210,7 +210,7 @@ impl Executor<'_> {
                 port,
                 max_secs,
             } => {
-                let watch = self.drain_watch(container).await;
+                let watch = self.drain_watch();
                 let reporter = &mut *self.reporter;
                 let mut on_tick = |open: usize, waited: Duration| {
                     reporter.step_progress(&format!(
@@ -272,18 +272,17 @@ impl Executor<'_> {
 
     /// With `nginx`, the old release drains while still on FRONT_, and nginx's connections
     /// to it count too (see `drain::drain_watching`).
-    async fn drain_watch(&self, container: &str) -> Option<drain::Watch> {
+    fn drain_watch(&self) -> Option<drain::Watch> {
         let ProxyDriver::Nginx {
             container: proxy, ..
         } = &self.deploy.proxy.driver
         else {
             return None;
         };
-        let front = names::front_network(&self.deploy.app, &self.deploy.stage);
-        let (_, ip) = self.address(container, &[front]).await.ok()?;
         Some(drain::Watch {
             proxy: proxy.clone(),
-            target: std::net::SocketAddr::new(ip, self.deploy.port),
+            network: names::front_network(&self.deploy.app, &self.deploy.stage),
+            port: self.deploy.port,
         })
     }
 

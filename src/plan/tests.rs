@@ -399,22 +399,17 @@ fn rollback_detaches_a_stopped_release_still_on_front_before_starting_it() {
         .iter()
         .map(|s| format!("{} {}", s.action_name(), s.target))
         .collect();
-    let detach = steps
-        .iter()
-        .position(|s| s == "disconnect_network shop_stage_b")
-        .expect("shop_stage_b leaves FRONT_ first");
-    let start = steps
-        .iter()
-        .position(|s| s == "start_container shop_stage_b")
-        .expect("then starts");
-    let connect = steps
-        .iter()
-        .position(|s| s == "connect_network shop_stage_b")
-        .expect("and joins FRONT_ again once healthy");
-    let healthy = steps
-        .iter()
-        .position(|s| s == "wait_healthy shop_stage_b")
-        .expect("health");
+    let at = |step: &str| {
+        steps
+            .iter()
+            .position(|s| s == step)
+            .unwrap_or_else(|| panic!("no step `{step}` in {steps:#?}"))
+    };
+    let detach = at("disconnect_network shop_stage_b");
+    let start = at("start_container shop_stage_b");
+    let healthy = at("wait_healthy shop_stage_b");
+    // Joins FRONT_ again only once healthy.
+    let connect = at("connect_network shop_stage_b");
     assert!(
         detach < start && start < healthy && healthy < connect,
         "{steps:#?}"

@@ -221,7 +221,8 @@ async fn the_proxys_connections_to_the_release_count_too() {
     docker(&["exec", "-d", &proxy, "wget", "-q", "-O", "/dev/null", &url]);
     let watch = Watch {
         proxy: proxy.clone(),
-        target: SocketAddr::new(ip, PORT),
+        network: "bridge".into(),
+        port: PORT,
     };
     let mut counts = Vec::new();
     let out = drain_watching(

@@ -166,3 +166,47 @@ async fn concurrent_deploys_of_one_app_stage_take_turns() {
     assert_eq!(live(&app).len(), 1);
     assert_eq!(containers(&app, true).len(), 1, "one release runs");
 }
+
+/// A retired release still attached to FRONT_ (a run killed between stopping it and
+/// detaching it) leaves FRONT_ before `rollback` starts it, and joins again once healthy.
+#[tokio::test]
+async fn rollback_detaches_a_retired_release_left_on_front_before_starting_it() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let (app, yaml) = spec(&env, DEMO_V1, "");
+    up(&env, &yaml, &app, &[]).assert_success();
+    let blue = live(&app);
+    up(&env, &yaml, &app, &["--image", DEMO_V2]).assert_success();
+    let green = live(&app);
+    let front = format!("FRONT_{app}_stage");
+    crate::harness::docker(&["network", "connect", &front, &blue[0]]);
+
+    let back = env
+        .bgdeploy()
+        .args(["--output", "json", "rollback", app.as_str(), "stage"])
+        .spec(&yaml)
+        .timeout(Duration::from_secs(60))
+        .run();
+    back.assert_success();
+    let started: Vec<String> = back
+        .json_lines()
+        .iter()
+        .filter(|v| v["event"] == "step_started" && v["step"]["target"] == blue[0].as_str())
+        .filter_map(|v| v["step"]["action"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        started[..3],
+        ["disconnect_network", "start_container", "wait_healthy"],
+        "{started:?}\n{back}"
+    );
+    assert!(
+        started.contains(&"connect_network".to_string()),
+        "{started:?}"
+    );
+    assert_eq!(live(&app), blue, "{back}");
+    assert!(serves(&app, &blue[0], "v1"));
+    assert_eq!(containers(&app, true), blue, "{green:?} is retired");
+}
