@@ -46,7 +46,13 @@ fn main() {
             std::process::exit(exit::DEPLOY_FAILED);
         }
     };
-    let code = match runtime.block_on(bgdeploy::commands::run(cli)) {
+    let result = runtime.block_on(async {
+        let result = bgdeploy::commands::run(cli).await;
+        // Whatever the outcome: no probe container and no ssh process outlives bgdeploy.
+        bgdeploy::engine::close_all().await;
+        result
+    });
+    let code = match result {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("{}", chain(&e));

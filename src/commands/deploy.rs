@@ -43,14 +43,21 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
         },
         mode: args.mode.clone(),
     };
-    let first = plan(
-        deploy,
-        &observe::observe(&engine, deploy, &image).await?,
-        &opts,
-    )?;
+    let observed = observe::observe(&engine, deploy, &image).await?;
+    let first = plan(deploy, &observed, &opts)?;
     // cutover and rollback deploy the image of the container they make live.
     let image = first.image.clone();
     refuse_blocking(&first, deploy).map_err(Error::from)?;
+    if !args.no_cutover {
+        // Where bgdeploy sees the engine's networks only through probes (a remote engine),
+        // the proxy's and the live release's are started while the new release starts: the
+        // route check and the drain read them later.
+        let mut targets: Vec<String> = observed.live().map(|c| c.id.clone()).collect();
+        if let observe::ProxyLookup::Found(proxy) = &observed.proxy {
+            targets.push(proxy.id.clone());
+        }
+        engine.warm_probes(targets);
+    }
 
     let mut reporter = progress::for_output(cli.output, cli.quiet);
     for w in &first.warnings {

@@ -100,22 +100,33 @@ fn is_missing_file(e: &Bollard) -> bool {
 
 /// A tar holding one regular file.
 pub(crate) fn pack(file_name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    if file_name.is_empty() || file_name.contains('/') || file_name == "." || file_name == ".." {
-        return Err(format!("`{file_name}` is not a plain file name"));
-    }
+    pack_files(&[(file_name, bytes, 0o644)])
+}
+
+/// A tar holding regular files: (name, content, mode) each.
+pub(crate) fn pack_files(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>, String> {
     let mtime = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut header = tar::Header::new_gnu();
-    header.set_size(bytes.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(mtime);
-    header.set_entry_type(tar::EntryType::Regular);
     let mut builder = tar::Builder::new(Vec::new());
-    builder
-        .append_data(&mut header, file_name, bytes)
-        .map_err(|e| e.to_string())?;
+    for (file_name, bytes, mode) in files {
+        if file_name.is_empty()
+            || file_name.contains('/')
+            || *file_name == "."
+            || *file_name == ".."
+        {
+            return Err(format!("`{file_name}` is not a plain file name"));
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, file_name, *bytes)
+            .map_err(|e| e.to_string())?;
+    }
     builder.into_inner().map_err(|e| e.to_string())
 }
 

@@ -8,6 +8,8 @@ use bollard::{API_DEFAULT_VERSION, Docker};
 
 use super::Engine;
 use super::error::{EngineError, chain};
+use super::reach;
+use super::ssh::{SshTarget, SshTransport};
 use crate::observe::{ApiVersion, EngineInfo};
 
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -43,8 +45,10 @@ pub enum Transport {
         addr: String,
         cert_dir: PathBuf,
     },
-    /// `docker system dial-stdio` over ssh.
-    Ssh,
+    /// `docker system dial-stdio` over ssh, in sessions over one master connection.
+    Ssh {
+        target: SshTarget,
+    },
 }
 
 impl DockerHost {
@@ -98,17 +102,13 @@ impl DockerHost {
                 cert_dir,
             },
             ("ssh", _) => {
-                if has_port(rest) {
-                    // bollard hands ssh "user@host:port" as a host name, which ssh cannot resolve.
-                    return Err(EngineError::UnsupportedHost {
+                let target =
+                    SshTarget::parse(rest).map_err(|reason| EngineError::UnsupportedHost {
                         host: url.to_string(),
-                        reason: "bgdeploy's ssh transport cannot take a port in the URL: give \
-                                 the host a `Port` in ~/.ssh/config and use ssh://user@host"
-                            .to_string(),
-                    });
-                }
+                        reason: format!("{reason}; write ssh://user@host or ssh://user@host:port"),
+                    })?;
                 connect_timeout = SSH_CONNECT_TIMEOUT;
-                Transport::Ssh
+                Transport::Ssh { target }
             }
             _ => return Err(unsupported()),
         };
@@ -117,11 +117,6 @@ impl DockerHost {
             transport,
             connect_timeout,
         })
-    }
-
-    /// The engine runs on this machine, so `/proc/<pid>` of its containers is readable here.
-    pub fn is_local(&self) -> bool {
-        matches!(self.transport, Transport::Unix { .. })
     }
 }
 
@@ -160,6 +155,7 @@ pub async fn connect_to(host: &DockerHost) -> Result<Engine, EngineError> {
         host: host.url.clone(),
         reason: describe(&e, secs),
     };
+    let mut ssh = None;
     let docker = match &host.transport {
         Transport::Unix { .. } => Docker::connect_with_unix(&host.url, secs, API_DEFAULT_VERSION),
         Transport::Tcp { addr } => Docker::connect_with_http(addr, secs, API_DEFAULT_VERSION),
@@ -171,13 +167,41 @@ pub async fn connect_to(host: &DockerHost) -> Result<Engine, EngineError> {
             secs,
             API_DEFAULT_VERSION,
         ),
-        Transport::Ssh => Docker::connect_with_ssh(&host.url, secs, API_DEFAULT_VERSION, None),
+        Transport::Ssh { target } => {
+            let transport = SshTransport::start(target.clone(), host.connect_timeout)
+                .await
+                .map_err(|failure| EngineError::Unreachable {
+                    host: host.url.clone(),
+                    reason: failure.reason,
+                })?;
+            let docker = transport.docker(secs);
+            ssh = Some(transport);
+            docker
+        }
     }
     .map_err(unreachable)?;
     // `/version` answers at any API version; it is slow on some engines (dockerd asks runc and
     // containerd for theirs), so the second call runs alongside the negotiation.
-    let (negotiated, version) = tokio::join!(docker.clone().negotiate_version(), docker.version());
-    let docker = negotiated.map_err(unreachable)?;
+    // Whether bgdeploy shares the engine's network namespace is read from the default
+    // bridge network at the same time.
+    let (negotiated, version, bridge) = tokio::join!(
+        docker.clone().negotiate_version(),
+        docker.version(),
+        reach::default_bridge(&docker)
+    );
+    // Over ssh, what the remote side said (e.g. `docker: command not found`) tells more than
+    // hyper's "connection closed before message completed".
+    let remote_said = |e: bollard::errors::Error| {
+        let mut err = unreachable(e);
+        if let (EngineError::Unreachable { reason, .. }, Some(ssh)) = (&mut err, &ssh) {
+            let said = ssh.last_stderr();
+            if !said.is_empty() {
+                reason.push_str(&format!("; the remote host said: {said}"));
+            }
+        }
+        err
+    };
+    let docker = negotiated.map_err(remote_said)?;
     let version = version.map_err(|source| EngineError::Version {
         host: host.url.clone(),
         source,
@@ -191,12 +215,15 @@ pub async fn connect_to(host: &DockerHost) -> Result<Engine, EngineError> {
         host: host.url.clone(),
         version: version.version.unwrap_or_else(|| "unknown".to_string()),
         api,
-        local: host.is_local(),
+        local: bridge.is_some_and(|b| b.shared()),
     };
-    Ok(Engine {
-        docker: docker.with_timeout(REQUEST_TIMEOUT),
+    tracing::debug!(host = %host.url, local = info.local, arch = ?version.arch, "connected");
+    let engine = Engine::new(
+        docker.with_timeout(REQUEST_TIMEOUT),
         info,
-    })
+        version.arch.unwrap_or_default(),
+    );
+    Ok(engine)
 }
 
 fn describe(e: &bollard::errors::Error, secs: u64) -> String {
@@ -257,7 +284,16 @@ mod tests {
                 addr: "[::1]:99".into()
             }
         );
-        assert_eq!(parse("ssh://deploy@box"), Transport::Ssh);
+        assert_eq!(
+            parse("ssh://deploy@box:2222"),
+            Transport::Ssh {
+                target: SshTarget {
+                    user: Some("deploy".into()),
+                    host: "box".into(),
+                    port: Some(2222)
+                }
+            }
+        );
         let tls = DockerHost::parse("tcp://h", Some("/certs".into())).expect("supported");
         assert_eq!(
             tls.transport,
@@ -269,21 +305,14 @@ mod tests {
     }
 
     #[test]
-    fn only_unix_sockets_are_local() {
-        let local = |url: &str| DockerHost::parse(url, None).expect("supported").is_local();
-        assert!(local("unix:///run/docker.sock"));
-        assert!(!local("tcp://127.0.0.1:2375"));
-        assert!(!local("ssh://me@127.0.0.1"));
-    }
-
-    #[test]
     fn rejects_what_it_cannot_speak() {
         for url in [
             "fd://",
             "npipe:////./pipe/docker_engine",
             "/var/run/docker.sock",
             "unix://",
-            "ssh://me@box:2222",
+            "ssh://me@box:x",
+            "ssh://me@box/var/run/docker.sock",
         ] {
             let err = DockerHost::parse(url, None).expect_err(url);
             assert!(

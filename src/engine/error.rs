@@ -170,6 +170,12 @@ pub enum EngineError {
 
     #[error("cannot list the processes of container `{container}`")]
     ListProcesses { container: String, source: Bollard },
+
+    /// No probe could be started next to a container (see `engine::probe`).
+    #[error(
+        "cannot start bgdeploy's probe next to container `{container}` on the engine: {reason}"
+    )]
+    Probe { container: String, reason: String },
 }
 
 impl EngineError {
@@ -236,7 +242,9 @@ impl EngineError {
             | EngineError::GetFile { source, .. }
             | EngineError::SignalContainer { source, .. }
             | EngineError::ListProcesses { source, .. } => Some(source),
-            EngineError::NameInUse { .. } | EngineError::Archive { .. } => None,
+            EngineError::NameInUse { .. }
+            | EngineError::Archive { .. }
+            | EngineError::Probe { .. } => None,
         }
     }
 }

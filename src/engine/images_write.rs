@@ -57,24 +57,37 @@ impl Engine {
     /// The lock image, built on the engine when it is missing; returns its reference.
     pub async fn ensure_lock_image(&self) -> Result<String, EngineError> {
         let image = lock_image();
-        if self.image_exists(&image).await? {
-            return Ok(image);
+        let context = build_context().map_err(|reason| EngineError::BuildImage {
+            image: image.clone(),
+            source: bollard::errors::Error::DockerStreamError { error: reason },
+        })?;
+        self.ensure_built_image(&image, context).await?;
+        Ok(image)
+    }
+
+    /// Builds `image` on the engine from the tar `context` (a Dockerfile and its files) when
+    /// the engine does not have it yet. Names are content-addressed by the callers, so an
+    /// image that exists is the right one.
+    pub(super) async fn ensure_built_image(
+        &self,
+        image: &str,
+        context: Vec<u8>,
+    ) -> Result<(), EngineError> {
+        if self.image_exists(image).await? {
+            return Ok(());
         }
         let _building = BUILDING.lock().await;
-        if self.image_exists(&image).await? {
-            return Ok(image);
+        if self.image_exists(image).await? {
+            return Ok(());
         }
-        tracing::info!(%image, "building the deploy lock's image on the engine");
+        tracing::info!(%image, "building bgdeploy's image on the engine");
         let build_error = |source| EngineError::BuildImage {
-            image: image.clone(),
+            image: image.to_string(),
             source,
         };
-        let context = build_context().map_err(|reason| {
-            build_error(bollard::errors::Error::DockerStreamError { error: reason })
-        })?;
         let options = BuildImageOptionsBuilder::new()
             .dockerfile("Dockerfile")
-            .t(&image)
+            .t(image)
             .rm(true)
             .forcerm(true)
             .build();
@@ -83,6 +96,11 @@ impl Engine {
             .build_image(options, None, Some(body_full(context.into())));
         while let Some(item) = stream.next().await {
             let info = item.map_err(build_error)?;
+            if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                return Err(build_error(bollard::errors::Error::DockerStreamError {
+                    error,
+                }));
+            }
             if let Some(line) = info
                 .stream
                 .as_deref()
@@ -92,7 +110,7 @@ impl Engine {
                 tracing::debug!(%image, "build: {line}");
             }
         }
-        Ok(image)
+        Ok(())
     }
 }
 

@@ -14,7 +14,10 @@ mod listing;
 mod logs;
 mod networks;
 mod networks_write;
+pub mod probe;
+mod reach;
 mod signal;
+pub mod ssh;
 mod state;
 mod top;
 mod volumes;
@@ -40,10 +43,30 @@ use crate::observe::EngineInfo;
 pub struct Engine {
     docker: bollard::Docker,
     info: EngineInfo,
+    /// Docker's name for the engine's architecture (`amd64`, `arm64`), for the probe agent.
+    arch: String,
+    /// Probes this connection started on the engine (`probe.rs`).
+    probes: std::sync::Arc<probe::ProbeSites>,
 }
 
 impl Engine {
+    fn new(docker: bollard::Docker, info: EngineInfo, arch: String) -> Engine {
+        Engine {
+            docker,
+            info,
+            arch,
+            probes: std::sync::Arc::default(),
+        }
+    }
+
     pub fn info(&self) -> &EngineInfo {
         &self.info
     }
+}
+
+/// Ends what this process started to reach its engines: probe containers, then ssh
+/// connections. Called once before bgdeploy exits, whatever the outcome.
+pub async fn close_all() {
+    probe::close_all().await;
+    ssh::close_all().await;
 }

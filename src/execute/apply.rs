@@ -135,8 +135,9 @@ impl Executor<'_> {
             Action::CheckRoute { container, expect } => {
                 let reading = route::read_default_route(engine, container)
                     .await
-                    .map_err(|e| DeployError::RouteMoved {
-                        message: format!("could not read the default route of {container}: {e}"),
+                    .map_err(|e| DeployError::RouteUnreadable {
+                        container: container.clone(),
+                        reason: e.to_string(),
                     })?;
                 if let Err(moved) = route::check(&reading, expect.as_deref()) {
                     return Err(DeployError::RouteMoved {

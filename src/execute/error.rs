@@ -41,6 +41,11 @@ pub enum DeployError {
     #[error("{message}")]
     RouteMoved { message: String },
 
+    /// The route could not be read, so whether it moved is unknown: undone like a failure,
+    /// not reported as a route that moved.
+    #[error("could not check the default route of {container}, so the deploy was undone: {reason}")]
+    RouteUnreadable { container: String, reason: String },
+
     /// The proxy could not be switched (or verified); boxed for its size.
     #[error(transparent)]
     Proxy(Box<crate::proxy::ProxyError>),
@@ -79,6 +84,7 @@ impl DeployError {
             | DeployError::Step { .. }
             | DeployError::Vanished { .. }
             | DeployError::NoAddress { .. }
+            | DeployError::RouteUnreadable { .. }
             | DeployError::Unhealthy { .. }
             | DeployError::Interrupted { .. } => exit::DEPLOY_FAILED,
             DeployError::AfterSwitch { .. } | DeployError::NeedsPerson { .. } => exit::NEEDS_PERSON,

@@ -78,20 +78,27 @@ fn attempts_text(mode: &str, attempts: u32) -> String {
 }
 
 fn advice(mode: &str, last: &str) -> &'static str {
+    let refused = last.ends_with("connection refused");
+    let silent = last.contains("no answer within");
     match mode {
         "http" if answered(last) => {
             "the app answers, but not with a status in `health.expect`: check the path in \
              `health.http` and the range in `health.expect`; if the app only needs longer to \
              become ready, raise `health.deadline`"
         }
-        "http" => {
-            "make the app listen on all interfaces (0.0.0.0, not 127.0.0.1) on the spec's \
-             `port` and answer the health path with a status in `health.expect` within \
-             `health.timeout`; if it only needs longer to start, raise `health.deadline`"
+        "http" | "tcp" if refused => {
+            "the connection reached the container and nothing listened on that port: make \
+             the app listen on all interfaces (0.0.0.0, not 127.0.0.1) on that port; if it \
+             only needs longer to start, raise `health.deadline`"
         }
-        "tcp" => {
-            "make the app listen on that port on all interfaces (0.0.0.0, not 127.0.0.1); if \
-             it only needs longer to start, raise `health.deadline`"
+        "http" | "tcp" if silent => {
+            "nothing answered in time: the app may still be starting or be overloaded (raise \
+             `health.timeout` or `health.deadline`), or a firewall in the container drops \
+             the connection"
+        }
+        "http" | "tcp" => {
+            "the probe could not reach the app (see the last result); `health.cmd` or \
+             `health.docker` check from inside the container instead"
         }
         "cmd" => {
             "run the command yourself with `docker exec <container> ...` on a release to see \
@@ -152,7 +159,10 @@ mod tests {
     fn http_advice_depends_on_whether_the_app_answered() {
         assert!(advice("http", "GET /up → 404 Not Found").contains("health.expect"));
         assert!(advice("http", "GET /up → connection refused").contains("0.0.0.0"));
-        assert!(advice("http", "GET /up → no answer within 2s").contains("0.0.0.0"));
+        assert!(advice("tcp", "TCP 10.0.0.2:80 → connection refused").contains("0.0.0.0"));
+        // An unanswered probe is not evidence of a wrong listen address.
+        assert!(!advice("http", "GET /up → no answer within 2s").contains("0.0.0.0"));
+        assert!(!advice("http", "GET /up → bgdeploy's probe could not run: x").contains("0.0.0.0"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod error;
 mod http;
 mod poll;
 mod probe;
+mod remote;
 mod report;
 mod tcp;
 mod watch;
@@ -30,6 +31,7 @@ use crate::engine::Engine;
 use crate::spec::{Health, HealthCheck};
 use cmd::CmdProbe;
 use http::HttpProbe;
+use remote::RemoteProbe;
 use tcp::TcpProbe;
 
 /// Waits until `container_id` passes `health` within `health.deadline`.
@@ -58,15 +60,39 @@ pub async fn wait_healthy(
             exit_code: state.exit_code,
         });
     }
+    // From here when bgdeploy shares the engine's network namespace; else from the engine's
+    // side, through a probe next to the container (`engine::probe`).
+    let direct = engine.info().local;
+    let remote = |check, port| {
+        Prober::Remote(RemoteProbe::new(
+            engine,
+            container_id,
+            ip,
+            port,
+            check,
+            health.timeout,
+            health.interval,
+        ))
+    };
     let prober = match &health.check {
         HealthCheck::Docker => {
             return docker::wait(engine, &state, started, deadline, health.deadline, on_probe)
                 .await;
         }
-        HealthCheck::Http { path, expect } => {
+        HealthCheck::Http { path, expect } if direct => {
             Prober::Http(HttpProbe::new(ip, port, path, *expect, health.timeout)?)
         }
-        HealthCheck::Tcp { port } => Prober::Tcp(TcpProbe::new(ip, *port, health.timeout)),
+        HealthCheck::Http { path, expect } => remote(
+            remote::Check::Http {
+                path: path.clone(),
+                expect: *expect,
+            },
+            port,
+        ),
+        HealthCheck::Tcp { port } if direct => {
+            Prober::Tcp(TcpProbe::new(ip, *port, health.timeout))
+        }
+        HealthCheck::Tcp { port } => remote(remote::Check::Tcp, *port),
         HealthCheck::Cmd { argv } => {
             Prober::Cmd(CmdProbe::new(engine, &state.id, argv, health.timeout))
         }
@@ -100,6 +126,7 @@ enum Prober<'a> {
     Http(HttpProbe),
     Tcp(TcpProbe),
     Cmd(CmdProbe<'a>),
+    Remote(RemoteProbe<'a>),
 }
 
 impl Prober<'_> {
@@ -108,6 +135,7 @@ impl Prober<'_> {
             Prober::Http(p) => p.check().await,
             Prober::Tcp(p) => p.check().await,
             Prober::Cmd(p) => p.check().await,
+            Prober::Remote(p) => p.check().await,
         }
     }
 
@@ -116,6 +144,7 @@ impl Prober<'_> {
             Prober::Http(p) => p.describe(),
             Prober::Tcp(p) => p.describe(),
             Prober::Cmd(p) => p.describe(),
+            Prober::Remote(p) => p.describe(),
         }
     }
 }

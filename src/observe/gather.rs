@@ -91,16 +91,17 @@ pub async fn observe_target(
     })
 }
 
-/// The app/stage's release containers, inspected; the lock is not a release.
+/// The app/stage's release containers, inspected; the lock and probes are not releases.
 async fn app_containers(
     engine: &Engine,
     app: &str,
     stage: &str,
 ) -> Result<Vec<ContainerDetails>, EngineError> {
     let listed = engine.list_app_containers(app, stage).await?;
-    let releases = listed
-        .iter()
-        .filter(|c| c.labels.get(names::LABEL_KIND).map(String::as_str) != Some(names::KIND_LOCK));
+    let releases = listed.iter().filter(|c| {
+        let kind = c.labels.get(names::LABEL_KIND).map(String::as_str);
+        kind != Some(names::KIND_LOCK) && kind != Some(crate::engine::probe::KIND_PROBE)
+    });
     let inspected = try_join_all(releases.map(|c| engine.inspect_container(&c.id))).await?;
     // A container removed between the listing and its inspection is simply gone.
     Ok(inspected.into_iter().flatten().collect())

@@ -1,11 +1,8 @@
 //! A container's `/proc/net`, read without trusting tools in the image first: the engine
-//! host's `/proc/<pid>/net` when the engine is local, else `cat` in the container, else the
-//! shell's `read` builtin (images without `cat`).
-//!
-//! DESIGN §2 lists a last resort: a helper container sharing the network namespace
-//! (`network_mode: container:<id>`). It is left out on purpose: on a remote engine there is no
-//! image bgdeploy could rely on being there (no registry to pull from, and the app's own image
-//! may have neither `cat` nor `sh`, which is why we would need the helper in the first place).
+//! host's `/proc/<pid>/net` when the engine is local, else bgdeploy's probe sharing the
+//! container's network namespace (`engine::probe`: its own static agent, in an image bgdeploy
+//! builds on the engine, so nothing is needed from the app's image), else `cat` in the
+//! container, else the shell's `read` builtin (images without `cat`).
 
 use std::fmt;
 
@@ -20,6 +17,8 @@ use crate::engine::{ContainerDetails, EXEC_OUTPUT_LIMIT, Engine, EngineError};
 pub enum ReadSource {
     /// `/proc/<State.Pid>/net/…` on the engine's host (bgdeploy runs there).
     HostProc,
+    /// bgdeploy's probe agent in a container sharing the container's network namespace.
+    Probe,
     /// `cat /proc/net/…` exec'd in the container.
     Exec,
     /// `sh -c 'while read …'` exec'd in the container: only shell builtins.
@@ -28,8 +27,9 @@ pub enum ReadSource {
 
 impl ReadSource {
     /// In the order they are tried: the first needs nothing from the image.
-    const ALL: [ReadSource; 3] = [
+    const ALL: [ReadSource; 4] = [
         ReadSource::HostProc,
+        ReadSource::Probe,
         ReadSource::Exec,
         ReadSource::ExecShellRead,
     ];
@@ -39,6 +39,7 @@ impl fmt::Display for ReadSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ReadSource::HostProc => "the engine host's /proc/<pid>/net",
+            ReadSource::Probe => "bgdeploy's probe in the container's network namespace",
             ReadSource::Exec => "`cat /proc/net/…` in the container",
             ReadSource::ExecShellRead => "the shell's `read` builtin in the container",
         })
@@ -216,7 +217,7 @@ impl<'e> ProcNet<'e> {
         }
         match self.source {
             ReadSource::HostProc => ifaces::matches_endpoints(table, &self.container.endpoints),
-            ReadSource::Exec | ReadSource::ExecShellRead => Ok(()),
+            ReadSource::Probe | ReadSource::Exec | ReadSource::ExecShellRead => Ok(()),
         }
     }
 
@@ -226,6 +227,7 @@ impl<'e> ProcNet<'e> {
         let path = format!("/proc/net/{file}");
         let argv: Vec<&str> = match self.source {
             ReadSource::HostProc => return Ok(self.fetch_host(file).await),
+            ReadSource::Probe => return self.fetch_probe(&path).await,
             ReadSource::Exec => vec!["cat", &path],
             // `$1`, not the path spliced into the script: nothing to quote.
             ReadSource::ExecShellRead => vec![
@@ -258,6 +260,28 @@ impl<'e> ProcNet<'e> {
                     shorten(said.trim())
                 )))
             }
+            Err(e) if e.is_unreachable() => Err(e.into()),
+            Err(e) => Ok(Fetch::Failed(one_line(&e))),
+        }
+    }
+
+    /// The agent prints the file, or exits 3 when there is none.
+    async fn fetch_probe(&self, path: &str) -> Result<Fetch, ProcNetError> {
+        match self
+            .engine
+            .probe_exec(&self.container.id, &["cat", path])
+            .await
+        {
+            Ok(out) if out.exit_code == 0 => Ok(Fetch::Read(ProcFile {
+                truncated: out.stdout.len() >= EXEC_OUTPUT_LIMIT,
+                text: out.stdout,
+            })),
+            Ok(out) if out.exit_code == 3 => Ok(Fetch::Absent),
+            Ok(out) => Ok(Fetch::Failed(format!(
+                "exit {}: {}",
+                out.exit_code,
+                shorten(out.stderr.trim())
+            ))),
             Err(e) if e.is_unreachable() => Err(e.into()),
             Err(e) => Ok(Fetch::Failed(one_line(&e))),
         }
