@@ -23,4 +23,5 @@ mod route;
 mod route_read;
 mod status;
 mod switch;
+mod testhost;
 mod up;
