@@ -4,6 +4,7 @@
 mod cleanup;
 mod cli;
 mod concurrency;
+mod context;
 mod cutover;
 mod doctor;
 mod drain;
