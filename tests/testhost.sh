@@ -48,13 +48,16 @@
 #
 # Environment: BGTH_MAIN_HOST (main engine, default unix:///var/run/docker.sock),
 # BGTH_STORAGE_DRIVER (default overlay2), BGTH_CACHE (default /var/cache/bgtesthost),
-# BGTH_KEEP_ON_FAIL=1 (do not clean up a failed `up`).
+# BGTH_KEEP_ON_FAIL=1 (do not clean up a failed `up`), BGTH_SSH_CONFIG (the ssh config file to
+# add the test host's block to; default ~/.ssh/config of the passwd entry, which ssh reads).
 set -euo pipefail
 
 BGTH_CACHE=${BGTH_CACHE:-/var/cache/bgtesthost}
 MAIN_HOST=${BGTH_MAIN_HOST:-unix:///var/run/docker.sock}
 STORAGE_DRIVER=${BGTH_STORAGE_DRIVER:-overlay2}
-SSH_CONFIG=${HOME:-/root}/.ssh/config   # the file ssh itself reads
+# The file ssh itself reads: in the home directory of the passwd entry, whatever $HOME says.
+SSH_CONFIG=$(getent passwd "$(id -u)" | cut -d: -f6 || true)
+SSH_CONFIG=${BGTH_SSH_CONFIG:-${SSH_CONFIG:-${HOME:-/root}}/.ssh/config}
 DOCKER_CLI=$(command -v docker || echo /usr/bin/docker)
 SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -341,7 +344,9 @@ claim() {
   mkdir -p "$RUN"
   chmod 755 "$RUN"
   if [ -n "$owner" ]; then
-    echo "$owner $(proc_start "$owner")" >"$RUN/owner"
+    # Written whole, then renamed: `reap` never reads half an owner.
+    echo "$owner $(proc_start "$owner")" >"$RUN/owner.tmp"
+    mv "$RUN/owner.tmp" "$RUN/owner"
   fi
   echo "$n" >"$RUN/n"
   CLAIMED_N=$n
@@ -628,12 +633,24 @@ cmd_reap() {
     [ -f "$f" ] || continue
     dir=$(dirname "$f")
     name=${dir#/run/bgth-}
+    pid= start=
     read -r pid start <"$f" || true
+    [ -n "$start" ] || continue   # not an owner file this script wrote: not ours to judge
     now=$(proc_start "$pid" 2>/dev/null || true)
     if [ -n "$now" ] && [ "$now" = "$start" ]; then continue; fi
     say "test host $name: its owner (PID $pid) has ended; removing it"
     (cmd_down "$name") || say "warning: could not remove test host $name"
   done
+  # ~/.ssh/config blocks of test hosts that are gone without a `down` (a reboot empties /run).
+  if [ -f "$SSH_CONFIG" ]; then
+    local block
+    for block in $(sed -n 's/^# >>> testhost \([a-z0-9-]*\) >>>$/\1/p' "$SSH_CONFIG"); do
+      [ -e "/run/bgth-$block" ] || [ -e "/run/netns/bgth-$block" ] && continue
+      say "removing the ssh config block of test host $block (gone)"
+      (names "$block" && with_lock ssh_block_remove) || true
+    done
+  fi
+  exec {fd}>&-
 }
 
 # ------------------------------------------------------------------------------------ env, load

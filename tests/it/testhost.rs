@@ -144,6 +144,44 @@ fn containers_on_a_test_host_are_out_of_reach_but_its_published_ports_are_not() 
 }
 
 #[test]
+fn a_test_env_on_a_test_host_makes_and_removes_its_objects_there() {
+    let Some(host) = test_host(EngineVersion::E20) else {
+        return;
+    };
+    require_images();
+    host.load_images(&[DEMO_V1]);
+    let ours = |prefix: &str| {
+        let names = [
+            host.docker(&["ps", "-a", "--format", "{{.Names}}"]),
+            host.docker(&["network", "ls", "--format", "{{.Name}}"]),
+        ];
+        names
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter(|name| name.contains(prefix))
+            .count()
+    };
+    let prefix = {
+        let env = TestEnv::on_host(host, Transport::Ssh);
+        let net = env.name("net");
+        env.network(&net).create();
+        env.container(&env.name("app")).network(&net).create();
+        assert_eq!(ours(env.prefix()), 2, "on the test host");
+        let here = crate::harness::docker_output(&["network", "inspect", &net]);
+        assert!(
+            !here.status.success(),
+            "{net} was made on the machine's engine"
+        );
+        env.prefix().to_string()
+    };
+    assert_eq!(
+        ours(&prefix),
+        0,
+        "the dropped TestEnv left objects on the test host"
+    );
+}
+
+#[test]
 fn an_engine_28_test_host_speaks_api_1_48_or_newer() {
     let Some(host) = test_host(EngineVersion::E28) else {
         return;
