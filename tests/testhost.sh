@@ -133,7 +133,7 @@ start_in_netns() { # PIDFILE LOG ENV-PATH CMD...
   # shellcheck disable=SC2016  # $$ and $@ are the inner shell's
   nsenter --net="$NSPATH" -- setsid env -i PATH="$path" HOME=/root \
     sh -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$log" 2>&1 &
-  for _ in $(seq 50); do [ -s "$pidfile" ] && return 0; sleep 0.1; done
+  for _ in $(seq 250); do [ -s "$pidfile" ] && return 0; sleep 0.02; done
   die "could not start $1 (see $log)"
 }
 
@@ -148,7 +148,7 @@ wait_daemon() { # SECONDS PIDFILE LOG CMD...
       die "$(basename "$pidfile" .pid | sed "s/\.started$//") exited; see $log"
     fi
     [ $SECONDS -lt $end ] || die "$(basename "$pidfile" .pid | sed "s/\.started$//") not ready within ${secs}s; see $log"
-    sleep 0.2
+    sleep 0.05
   done
 }
 

@@ -9,6 +9,9 @@
 //! records this process as the host's owner and `testhost.sh reap` removes hosts whose owner
 //! has ended. Under `CI` a host that cannot start fails the test; elsewhere, without root,
 //! `ip` or `nsenter`, the test is skipped with a message.
+//!
+//! The tests of one process share a host: its address pools hold 20 user-defined networks
+//! (10 app/stages), so tests on it must use few at a time and clean up (`TestEnv::on_host`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
