@@ -5,6 +5,7 @@ mod archive;
 mod connect;
 mod containers;
 mod containers_write;
+pub mod context;
 mod error;
 mod events;
 mod exec;

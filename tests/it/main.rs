@@ -4,6 +4,7 @@
 mod cleanup;
 mod cli;
 mod concurrency;
+mod context;
 mod cutover;
 mod doctor;
 mod drain;
@@ -23,4 +24,5 @@ mod route;
 mod route_read;
 mod status;
 mod switch;
+mod testhost;
 mod up;

@@ -6,6 +6,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::TestEnv;
+use super::testhost::TestHost;
 
 /// A `bgdeploy` invocation: arguments, environment, a spec file, stdin.
 pub struct BgDeploy<'a> {
@@ -20,7 +21,7 @@ pub struct BgDeploy<'a> {
 
 impl<'a> BgDeploy<'a> {
     pub(super) fn new(env: &'a TestEnv) -> BgDeploy<'a> {
-        BgDeploy {
+        let mut run = BgDeploy {
             env,
             args: Vec::new(),
             vars: Vec::new(),
@@ -29,7 +30,18 @@ impl<'a> BgDeploy<'a> {
             spec: None,
             stdin: None,
             timeout: Duration::from_secs(60),
+        };
+        // On a test host: that engine, over the env's transport, and nothing of the developer's.
+        if let Some((host, transport)) = env.target() {
+            run.removed
+                .extend(TestHost::INHERITED.iter().map(|k| k.to_string()));
+            run.vars.extend(
+                host.client_env(transport)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v)),
+            );
         }
+        run
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {

@@ -8,12 +8,15 @@ use std::time::SystemTime;
 use bollard::models::NetworkCreateRequest;
 
 use super::cli::BgDeploy;
+use super::testhost::{TestHost, Transport};
 use super::{DEMO_V1, docker, quiet_docker};
 
 /// One test's slice of the engine, and a scratch directory.
 pub struct TestEnv {
     prefix: String,
     dir: tempfile::TempDir,
+    /// Set by `on_host`: the test host this test works on, instead of the machine's engine.
+    target: Option<(&'static TestHost, Transport)>,
 }
 
 impl TestEnv {
@@ -24,6 +27,50 @@ impl TestEnv {
                 .prefix("bgdeploy-it-")
                 .tempdir()
                 .expect("a temporary directory"),
+            target: None,
+        }
+    }
+
+    /// A `TestEnv` on a test host: its `bgdeploy` runs reach the host's engine over
+    /// `transport` (DOCKER_HOST etc. set), while its own docker CLI calls (builders, cleanup)
+    /// use the host's unix socket, independent of the transport under test.
+    pub fn on_host(host: &'static TestHost, transport: Transport) -> TestEnv {
+        let mut env = TestEnv::new();
+        env.target = Some((host, transport));
+        env
+    }
+
+    /// The test host this env works on, and over which transport bgdeploy reaches it.
+    pub fn target(&self) -> Option<(&'static TestHost, Transport)> {
+        self.target
+    }
+
+    /// The docker CLI against this env's engine (the machine's, or the test host's); panics
+    /// unless it succeeds; its trimmed stdout.
+    pub fn docker(&self, args: &[&str]) -> String {
+        match self.target {
+            Some((host, _)) => host.docker(args),
+            None => docker(args),
+        }
+    }
+
+    /// Like `docker`, without panicking: stdout, or what went wrong.
+    fn quiet_docker(&self, args: &[&str]) -> Result<String, String> {
+        let Some((host, _)) = self.target else {
+            return quiet_docker(args);
+        };
+        let out = host.docker_cli(Transport::Unix).args(args).output();
+        match out {
+            Ok(out) if out.status.success() => {
+                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+            Ok(out) => Err(format!(
+                "docker {} on test host {}: {}",
+                args.join(" "),
+                host.name(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(format!("docker {}: {e}", args.join(" "))),
         }
     }
 
@@ -46,7 +93,7 @@ impl TestEnv {
         NetworkBuilder {
             name: name.to_string(),
             args: Vec::new(),
-            _env: self,
+            env: self,
         }
     }
 
@@ -56,7 +103,7 @@ impl TestEnv {
             name: name.to_string(),
             image: DEMO_V1.to_string(),
             args: Vec::new(),
-            _env: self,
+            env: self,
         }
     }
 
@@ -65,7 +112,15 @@ impl TestEnv {
     /// accepts them, and bgdeploy must cope with the result (DESIGN §7).
     pub async fn duplicate_network(&self, name: &str) -> String {
         self.assert_owned(name);
-        let docker = bollard::Docker::connect_with_defaults()
+        let client = match self.target {
+            Some((host, _)) => bollard::Docker::connect_with_unix(
+                &host.unix_url(),
+                120,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            None => bollard::Docker::connect_with_defaults(),
+        };
+        let docker = client
             .expect("a bollard client")
             .negotiate_version()
             .await
@@ -83,12 +138,12 @@ impl TestEnv {
 
     /// `docker network connect NETWORK CONTAINER`.
     pub fn connect(&self, network: &str, container: &str) {
-        docker(&["network", "connect", network, container]);
+        self.docker(&["network", "connect", network, container]);
     }
 
     /// Stops a container at once (the demo app needs no graceful stop).
     pub fn kill(&self, container: &str) {
-        docker(&["kill", container]);
+        self.docker(&["kill", container]);
     }
 
     /// The `bgdeploy` binary, run in this test's scratch directory.
@@ -111,13 +166,19 @@ impl TestEnv {
         let containers = self.owned(&["ps", "-a", "--no-trunc", "--format", "{{.ID}}\t{{.Names}}"]);
         if !containers.is_empty() {
             let ids: Vec<&str> = containers.iter().map(String::as_str).collect();
-            failures.extend(quiet_docker(&[&["rm", "-f", "-v"], ids.as_slice()].concat()).err());
+            failures.extend(
+                self.quiet_docker(&[&["rm", "-f", "-v"], ids.as_slice()].concat())
+                    .err(),
+            );
         }
         // After the containers: a volume in use cannot be removed.
         let volumes = self.owned(&["volume", "ls", "--format", "{{.Name}}\t{{.Name}}"]);
         if !volumes.is_empty() {
             let names: Vec<&str> = volumes.iter().map(String::as_str).collect();
-            failures.extend(quiet_docker(&[&["volume", "rm"], names.as_slice()].concat()).err());
+            failures.extend(
+                self.quiet_docker(&[&["volume", "rm"], names.as_slice()].concat())
+                    .err(),
+            );
         }
         // By ID: duplicate names are ambiguous to `docker network rm NAME`.
         let networks = self.owned(&[
@@ -128,15 +189,15 @@ impl TestEnv {
             "{{.ID}}\t{{.Name}}",
         ]);
         for id in &networks {
-            if quiet_docker(&["network", "rm", id]).is_ok() {
+            if self.quiet_docker(&["network", "rm", id]).is_ok() {
                 continue;
             }
             // Something outside this test was attached to it (a shared proxy, say).
             let attached = self.endpoints(id);
             for container in &attached {
-                let _ = quiet_docker(&["network", "disconnect", "-f", id, container]);
+                let _ = self.quiet_docker(&["network", "disconnect", "-f", id, container]);
             }
-            failures.extend(quiet_docker(&["network", "rm", id]).err());
+            failures.extend(self.quiet_docker(&["network", "rm", id]).err());
         }
         if !failures.is_empty() {
             eprintln!(
@@ -149,7 +210,7 @@ impl TestEnv {
 
     /// IDs from a `{{.ID}}\t{{.Name}}` listing whose names contain the prefix.
     fn owned(&self, listing: &[&str]) -> Vec<String> {
-        let text = quiet_docker(listing).unwrap_or_default();
+        let text = self.quiet_docker(listing).unwrap_or_default();
         text.lines()
             .filter_map(|line| line.split_once('\t'))
             .filter(|(_, name)| name.contains(&self.prefix))
@@ -159,8 +220,9 @@ impl TestEnv {
 
     fn endpoints(&self, network: &str) -> Vec<String> {
         let format = "{{range $id, $e := .Containers}}{{$id}} {{end}}";
-        let text =
-            quiet_docker(&["network", "inspect", "--format", format, network]).unwrap_or_default();
+        let text = self
+            .quiet_docker(&["network", "inspect", "--format", format, network])
+            .unwrap_or_default();
         text.split_whitespace().map(str::to_string).collect()
     }
 }
@@ -194,7 +256,7 @@ fn unique_prefix() -> String {
 pub struct NetworkBuilder<'a> {
     name: String,
     args: Vec<String>,
-    _env: &'a TestEnv,
+    env: &'a TestEnv,
 }
 
 impl NetworkBuilder<'_> {
@@ -218,7 +280,7 @@ impl NetworkBuilder<'_> {
         let mut args = vec!["network", "create"];
         args.extend(self.args.iter().map(String::as_str));
         args.push(&self.name);
-        docker(&args)
+        self.env.docker(&args)
     }
 }
 
@@ -226,7 +288,7 @@ pub struct ContainerBuilder<'a> {
     name: String,
     image: String,
     args: Vec<String>,
-    _env: &'a TestEnv,
+    env: &'a TestEnv,
 }
 
 impl ContainerBuilder<'_> {
@@ -272,6 +334,6 @@ impl ContainerBuilder<'_> {
         args.extend(["--name", &self.name]);
         args.extend(self.args.iter().map(String::as_str));
         args.push(&self.image);
-        docker(&args)
+        self.env.docker(&args)
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod env;
+pub mod testhost;
 
 use std::collections::BTreeMap;
 use std::path::Path;
