@@ -73,6 +73,12 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// The docker context whose engine to use (`docker context ls`). Without it the engine is
+    /// chosen as the docker CLI chooses it: DOCKER_HOST, then DOCKER_CONTEXT, then the current
+    /// context (`docker context use`), then the local socket.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -477,7 +477,10 @@ CONF
   cat >"$RUN/sshd_config" <<CONF
 # sshd of test host $NAME: runs in netns $NS, reached as root@$TH_IP
 ListenAddress $TH_IP
+# 22 as Debian sets sshd up (forwarding allowed); 2222 hardened (no forwarding at all), so
+# that both ways bgdeploy's ssh transport reaches an engine are tested (see Match below).
 Port 22
+Port 2222
 HostKey $RUN/ssh_host_ed25519_key
 PidFile $RUN/sshd.pid
 PermitRootLogin prohibit-password
@@ -489,9 +492,11 @@ UsePAM no
 PrintMotd no
 PrintLastLog no
 X11Forwarding no
-AllowTcpForwarding no
 # \`docker system dial-stdio\` (the ssh:// transport) must reach THIS test host's engine.
 SetEnv DOCKER_HOST=unix://$SOCK
+Match LocalPort 2222
+  AllowTcpForwarding no
+  AllowStreamLocalForwarding no
 CONF
   /usr/sbin/sshd -t -f "$RUN/sshd_config" || die "sshd rejected $RUN/sshd_config"
   start_in_netns "$RUN/sshd.started.pid" "$RUN/sshd.out" "$SYS_PATH" \

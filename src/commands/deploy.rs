@@ -30,7 +30,7 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
     let deploy = deploy(&spec, args.target)?;
     let secrets = secret::resolve(&deploy.secrets, |name| std::env::var(name).ok())?;
     let image = args.image.unwrap_or(&deploy.image).to_string();
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     let opts = PlanOptions {
         image: image.clone(),
         suffix: time::release_suffix(),

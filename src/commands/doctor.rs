@@ -32,7 +32,7 @@ pub async fn run(cli: &Cli, out: &Output, name: Option<&str>) -> Result<(), Erro
         .flat_map(|a| a.stages.values())
         .filter_map(|d| d.proxy.driver.container().map(str::to_string))
         .collect();
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     let api = engine.info().api;
     let (containers, networks) =
         tokio::try_join!(engine.list_containers(false, None), engine.list_networks())?;

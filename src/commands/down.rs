@@ -44,7 +44,7 @@ pub async fn run(cli: &Cli, out: &Output, args: DownArgs<'_>) -> Result<(), Erro
     let d = deploy(&spec, args.target)?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let consent = confirm::consent(&format!("down {app} {stage}"), args.yes)?;
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     if consent == Consent::Ask {
         confirm::confirm(consent, &question(&engine, d, &args).await?)?;
     }

@@ -19,7 +19,7 @@ const KIND_HISTORY_READER: &str = "history-reader";
 pub async fn run(cli: &Cli, out: &Output, target: &Target) -> Result<(), Error> {
     let spec = load(cli)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     let records = read(&engine, &d.app, &d.stage).await?;
     let entries = render::history::entries(records);
     out.text_or_json(

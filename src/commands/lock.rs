@@ -16,7 +16,7 @@ use crate::time::since_epoch_rfc3339;
 pub async fn status(cli: &Cli, out: &Output, target: &Target) -> Result<(), Error> {
     let spec = load(cli)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     let holder = lock::status(&engine, &d.app, &d.stage).await?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let human = match &holder {
@@ -40,7 +40,7 @@ pub async fn release(cli: &Cli, out: &Output, target: &Target, yes: bool) -> Res
     let d = deploy(&spec, target)?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let consent = confirm::consent(&format!("lock release {app} {stage}"), yes)?;
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     let Some(holder) = lock::status(&engine, app, stage).await? else {
         let human = format!("{app}/{stage} is not locked; nothing to release.\n");
         let mut doc = document(app, stage, None);

@@ -20,7 +20,7 @@ pub async fn run(
     // Checked now so that a missing secret fails the plan, not the deploy; values are dropped.
     secret::resolve(&deploy.secrets, |name| std::env::var(name).ok())?;
     let image = image.unwrap_or(&deploy.image).to_string();
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     let observed = observe::observe(&engine, deploy, &image).await?;
     let opts = PlanOptions {
         image,

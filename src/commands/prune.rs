@@ -26,7 +26,7 @@ struct Pruned {
 pub async fn run(cli: &Cli, out: &Output, target: &Target) -> Result<(), Error> {
     let spec = load(cli)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     // No waiting: pruning can always be run again later, a deploy in progress cannot.
     let guard = lock::acquire(&engine, &d.app, &d.stage, Duration::ZERO, &mut |_, _| {}).await?;
     let result = prune(&engine, d).await;

@@ -37,7 +37,7 @@ pub async fn run(
         }
         _ => (optional_spec(cli), None),
     };
-    let engine = engine::connect().await?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
     let stages = match explicit {
         Some(one) => vec![one],
         None => discover(&engine).await?,

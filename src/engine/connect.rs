@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use bollard::{API_DEFAULT_VERSION, Docker};
 
-use super::Engine;
 use super::error::{EngineError, chain};
 use super::reach;
 use super::ssh::{SshTarget, SshTransport};
+use super::{Engine, context};
 use crate::observe::{ApiVersion, EngineInfo};
 
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -52,11 +52,56 @@ pub enum Transport {
 }
 
 impl DockerHost {
+    /// The engine the docker CLI would talk to (`context::resolve`): `--context NAME`,
+    /// `DOCKER_HOST`, `DOCKER_CONTEXT`, `currentContext`, the local socket.
+    pub fn resolve(context_flag: Option<&str>) -> Result<DockerHost, EngineError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let resolved =
+            context::resolve(context_flag, &env).map_err(|e| EngineError::Context(Box::new(e)))?;
+        if resolved.tls_from_env {
+            return DockerHost::from_env_url(resolved.host);
+        }
+        let name = resolved.context.clone().unwrap_or_default();
+        let tls_dir = match &resolved.tls_dir {
+            Some(dir) if resolved.host.starts_with("tcp://") => {
+                if resolved.skip_tls_verify || !dir.join("ca.pem").exists() {
+                    return Err(EngineError::UnsupportedHost {
+                        host: resolved.host.clone(),
+                        reason: format!(
+                            "docker context `{name}` does not verify the engine's certificate \
+                             (SkipTLSVerify, or no ca.pem): bgdeploy always does; recreate the \
+                             context with ca=…,cert=…,key=…"
+                        ),
+                    });
+                }
+                if !dir.join("cert.pem").exists() || !dir.join("key.pem").exists() {
+                    return Err(EngineError::UnsupportedHost {
+                        host: resolved.host.clone(),
+                        reason: format!(
+                            "docker context `{name}` has no client certificate (cert.pem, \
+                             key.pem in {}): bgdeploy authenticates to a TLS engine with one",
+                            dir.display()
+                        ),
+                    });
+                }
+                Some(dir.clone())
+            }
+            _ => None,
+        };
+        DockerHost::parse(&resolved.host, tls_dir)
+    }
+
     /// From `DOCKER_HOST`, `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`, like the docker CLI
     /// (empty values count as unset).
     pub fn from_env() -> Result<DockerHost, EngineError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let url = var("DOCKER_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string());
+        DockerHost::from_env_url(var("DOCKER_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string()))
+    }
+
+    /// `url` (DOCKER_HOST's value, or the default), with TLS from `DOCKER_TLS_VERIFY` and
+    /// `DOCKER_CERT_PATH`.
+    fn from_env_url(url: String) -> Result<DockerHost, EngineError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let tls = var("DOCKER_TLS_VERIFY").is_some() && url.starts_with("tcp://");
         let cert_dir = if tls {
             let dir = var("DOCKER_CERT_PATH")
@@ -142,9 +187,10 @@ fn has_port(authority: &str) -> bool {
     }
 }
 
-/// The engine named by `DOCKER_HOST` (default: the local socket).
-pub async fn connect() -> Result<Engine, EngineError> {
-    connect_to(&DockerHost::from_env()?).await
+/// The engine the docker CLI would pick (`--context` is `context_flag`; then `DOCKER_HOST`,
+/// `DOCKER_CONTEXT`, `currentContext`, the local socket).
+pub async fn connect(context_flag: Option<&str>) -> Result<Engine, EngineError> {
+    connect_to(&DockerHost::resolve(context_flag)?).await
 }
 
 /// Connects, settles the API version with the engine and reads its version; fails within

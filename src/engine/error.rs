@@ -28,15 +28,21 @@ member of the `docker` group (or root), or point DOCKER_HOST at an engine you ma
 pub enum EngineError {
     #[error(
         "cannot reach the Docker engine at {host}: {reason}\n\
-         bgdeploy finds the engine like the docker CLI does, through DOCKER_HOST: \
-         DOCKER_HOST=unix:///path/docker.sock, DOCKER_HOST=tcp://host:2376 with \
-         DOCKER_TLS_VERIFY=1 (certificates in DOCKER_CERT_PATH, default ~/.docker), or \
-         DOCKER_HOST=ssh://user@host. Check that `docker info` works with the same settings."
+         bgdeploy finds the engine like the docker CLI does: --context NAME, else \
+         DOCKER_HOST (unix:///path/docker.sock, tcp://host:2376 with DOCKER_TLS_VERIFY=1 and \
+         the certificates in DOCKER_CERT_PATH, default ~/.docker, or ssh://user@host[:port]), \
+         else DOCKER_CONTEXT or the current `docker context`, else the local socket. Check \
+         that `docker info` works with the same settings."
     )]
     Unreachable { host: String, reason: String },
 
     #[error("DOCKER_HOST={host} is not supported: {reason}")]
     UnsupportedHost { host: String, reason: String },
+
+    /// The docker context named (by --context, DOCKER_CONTEXT or `docker context use`)
+    /// cannot be used. Boxed: it carries the list of contexts.
+    #[error(transparent)]
+    Context(Box<super::context::ContextError>),
 
     #[error("the engine at {host} answered, but its version could not be read")]
     Version { host: String, source: Bollard },
@@ -186,6 +192,7 @@ impl EngineError {
         match self {
             EngineError::Unreachable { .. }
             | EngineError::UnsupportedHost { .. }
+            | EngineError::Context(_)
             | EngineError::Version { .. } => true,
             _ => self.bollard().is_some_and(is_transport),
         }
@@ -213,7 +220,9 @@ impl EngineError {
 
     fn bollard(&self) -> Option<&Bollard> {
         match self {
-            EngineError::Unreachable { .. } | EngineError::UnsupportedHost { .. } => None,
+            EngineError::Unreachable { .. }
+            | EngineError::UnsupportedHost { .. }
+            | EngineError::Context(_) => None,
             EngineError::Version { source, .. }
             | EngineError::ListNetworks { source }
             | EngineError::FindNetwork { source, .. }

@@ -20,6 +20,7 @@ mod lock;
 mod observe;
 mod ops;
 mod proxy;
+mod remote;
 mod route;
 mod route_read;
 mod status;

@@ -29,7 +29,7 @@ pub const NGINX: &str = "bgdeploy-nginx:latest";
 /// The engine named by DOCKER_HOST, or `None` (after saying so on stderr) when there is none
 /// and `CI` is unset. Under `CI` a missing engine fails the test: CI must never pass by skipping.
 pub async fn require_engine() -> Option<Engine> {
-    match connect().await {
+    match connect(None).await {
         Ok(engine) => Some(engine),
         Err(e) if e.is_unreachable() && std::env::var_os("CI").is_none() => {
             eprintln!(

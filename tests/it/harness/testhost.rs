@@ -47,8 +47,12 @@ pub enum Transport {
     Tcp,
     /// `tcp://IP:2376` with `DOCKER_TLS_VERIFY=1` and `DOCKER_CERT_PATH`.
     Tls,
-    /// `ssh://root@IP` through the system ssh (key and host options in `~/.ssh/config`).
+    /// `ssh://root@IP` through the system ssh (key and host options in `~/.ssh/config`);
+    /// sshd allows forwarding there, as Debian sets it up.
     Ssh,
+    /// `ssh://root@IP:2222`: the same sshd on a port where it forwards nothing
+    /// (`AllowTcpForwarding no`, `AllowStreamLocalForwarding no`), as hardened servers are.
+    SshNoForwarding,
 }
 
 /// A running test host. Lives until the test process exits.
@@ -322,6 +326,9 @@ impl TestHost {
             Transport::Unix => vec![("DOCKER_HOST", self.unix_url())],
             Transport::Tcp => vec![("DOCKER_HOST", self.tcp_url())],
             Transport::Ssh => vec![("DOCKER_HOST", self.ssh_url())],
+            Transport::SshNoForwarding => {
+                vec![("DOCKER_HOST", format!("ssh://root@{}:2222", self.ip))]
+            }
             Transport::Tls => vec![
                 ("DOCKER_HOST", self.tls_url()),
                 ("DOCKER_TLS_VERIFY", "1".into()),

@@ -1,0 +1,425 @@
+//! bgdeploy against a remote engine (issue 10): a test host reached only over its veth, over
+//! ssh (with and without forwarding), TLS and its unix socket, where nothing routes from here
+//! to its containers' bridges; and bgdeploy inside a container with the machine's socket
+//! mounted. Health probes, route checks and drains must work from the engine's side.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::harness::testhost::{EngineVersion, TestHost, Transport, test_host};
+use crate::harness::{DEMO_HC, DEMO_V1, DEMO_V2, NGINX, TestEnv, require_images};
+
+/// The test host with the demo images, or `None` where no test host can run (and CI is unset).
+fn host() -> Option<&'static TestHost> {
+    let host = test_host(EngineVersion::E20)?;
+    require_images();
+    host.load_images(&[DEMO_V1, DEMO_V2, DEMO_HC, NGINX]);
+    Some(host)
+}
+
+/// An nginx proxy on the test host's `bridge`, its port 80 published on the host's address:
+/// (container name, the published address reachable from here).
+fn proxy(env: &TestEnv, host: &TestHost) -> (String, SocketAddr) {
+    let name = env.name("proxy");
+    env.container(&name).image(NGINX).arg("-p").arg("80").run();
+    let published = env.docker(&["port", &name, "80/tcp"]);
+    let port: u16 = published
+        .lines()
+        .find_map(|l| l.rsplit_once(':')?.1.parse().ok())
+        .unwrap_or_else(|| panic!("no published port in `docker port`: {published}"));
+    let addr = SocketAddr::new(host.ip().into(), port);
+    let t = Instant::now();
+    while get(addr, "/__bgdeploy_proxy_health").is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the proxy never answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (name, addr)
+}
+
+/// GET through the proxy with `Host: shop.test`: the body when the status is 200.
+fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: shop.test\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    (text.split_whitespace().nth(1)? == "200").then(|| {
+        text.rsplit("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
+}
+
+/// The quickstart's spec on the test host: nginx driver, `health` as given.
+fn spec(app: &str, proxy: &str, verify: Option<SocketAddr>, health: &str, extra: &str) -> String {
+    let verify = verify
+        .map(|a| format!("      verify: {{url: \"http://{a}/version\", host: shop.test}}\n"))
+        .unwrap_or_default();
+    format!(
+        "apps:\n  {app}:\n    image: {DEMO_V1}\n    port: 8080\n    health: {health}\n    proxy:\n      driver: nginx\n      container: {proxy}\n      virtual_host: shop.test\n      config_path: /etc/nginx/conf.d/{app}.conf\n{verify}    drain: 5s\n    stop_timeout: 2s\n    keep: 2\n{extra}    stages:\n      stage: {{}}\n"
+    )
+}
+
+fn up(env: &TestEnv, yaml: &str, app: &str, image: &str) -> crate::harness::cli::Run {
+    env.bgdeploy()
+        .args(["up", app, "stage", "--image", image])
+        .spec(yaml)
+        .timeout(Duration::from_secs(120))
+        .run()
+}
+
+/// Requests through the proxy in a loop until stopped (60 s at most): (sent, failed).
+struct Load {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<(usize, usize)>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (mut sent, mut failed) = (0, 0);
+            let t = Instant::now();
+            while !flag.load(Ordering::Relaxed) && t.elapsed() < Duration::from_secs(60) {
+                sent += 1;
+                if get(addr, "/version").is_none() {
+                    failed += 1;
+                }
+            }
+            (sent, failed)
+        });
+        Load { stop, handle }
+    }
+
+    fn finish(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("the load thread")
+    }
+}
+
+/// The app/stage's containers on the test host: (name, image, state), newest first.
+fn containers(env: &TestEnv, app: &str) -> Vec<(String, String, String)> {
+    let out = env.docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=bgdeploy.app={app}"),
+        "--format",
+        "{{.Names}}\t{{.Image}}\t{{.State}}\t{{.Label \"bgdeploy.kind\"}}",
+    ]);
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 4 && f[3] == "app").then(|| (f[0].into(), f[1].into(), f[2].into()))
+        })
+        .collect()
+}
+
+/// No probe, no ssh process of bgdeploy's, once its commands have ended.
+fn assert_nothing_left_running(env: &TestEnv) {
+    let probes = env.docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=bgdeploy.kind=probe",
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mine: Vec<&str> = probes
+        .lines()
+        .filter(|n| n.contains(env.prefix()))
+        .collect();
+    assert!(mine.is_empty(), "probe containers left behind: {mine:?}");
+    // Every ssh of bgdeploy's names its control directory `bgdeploy-ssh-<bgdeploy's pid>-…`:
+    // one whose bgdeploy has ended is left behind (others belong to commands still running,
+    // e.g. of tests running alongside).
+    let ssh = std::process::Command::new("pgrep")
+        .args(["-af", "bgdeploy-ssh-"])
+        .output()
+        .expect("pgrep");
+    let listing = String::from_utf8_lossy(&ssh.stdout);
+    let orphans: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains(" ssh ") || l.split_whitespace().nth(1) == Some("ssh"))
+        .filter(|l| {
+            let owner = l
+                .split("bgdeploy-ssh-")
+                .nth(1)
+                .and_then(|rest| rest.split('-').next())
+                .unwrap_or_default();
+            !owner.is_empty() && !std::path::Path::new(&format!("/proc/{owner}")).exists()
+        })
+        .collect();
+    assert!(
+        orphans.is_empty(),
+        "ssh processes outlived their bgdeploy: {orphans:?}"
+    );
+}
+
+/// The quickstart's two deploys through the test host's nginx under load, then status,
+/// history, doctor and rollback, all over `transport`.
+fn quickstart_over(transport: Transport) {
+    let Some(host) = host() else {
+        return;
+    };
+    let env = TestEnv::on_host(host, transport);
+    let (proxy, addr) = proxy(&env, host);
+    let app = env.name("shop");
+    let yaml = spec(
+        &app,
+        &proxy,
+        Some(addr),
+        "{http: /up, interval: 100ms, deadline: 30s}",
+        "",
+    );
+    up(&env, &yaml, &app, DEMO_V1).assert_success();
+    assert_eq!(get(addr, "/version").as_deref(), Some("v1"));
+
+    let load = Load::start(addr);
+    std::thread::sleep(Duration::from_millis(300));
+    let run = up(&env, &yaml, &app, DEMO_V2);
+    run.assert_success();
+    let (sent, failed) = load.finish();
+    eprintln!("{transport:?}: {sent} requests through the test host's nginx, {failed} failed");
+    assert!(sent > 20, "too little load to mean anything: {sent}");
+    assert_eq!(
+        failed, 0,
+        "{failed} of {sent} requests failed over {transport:?}"
+    );
+    assert_eq!(get(addr, "/version").as_deref(), Some("v2"));
+
+    let status = env
+        .bgdeploy()
+        .args(["--output", "json", "status", &app, "stage"])
+        .spec(&yaml)
+        .run();
+    status.assert_success();
+    let doc = status.json().to_string();
+    assert!(
+        doc.contains(&format!("\"BACK_{app}_stage\"")),
+        "status does not show the route on BACK_: {doc}"
+    );
+    env.bgdeploy()
+        .args(["history", &app, "stage"])
+        .spec(&yaml)
+        .run()
+        .assert_success()
+        .stdout_contains(DEMO_V2);
+    env.bgdeploy()
+        .args(["doctor"])
+        .spec(&yaml)
+        .run()
+        .assert_success();
+    env.bgdeploy()
+        .args(["rollback", &app, "stage"])
+        .spec(&yaml)
+        .timeout(Duration::from_secs(120))
+        .run()
+        .assert_success();
+    assert_eq!(get(addr, "/version").as_deref(), Some("v1"));
+    assert_nothing_left_running(&env);
+}
+
+#[test]
+fn the_quickstart_deploys_over_ssh_with_no_failed_request() {
+    quickstart_over(Transport::Ssh);
+}
+
+#[test]
+fn the_quickstart_deploys_over_tls_with_no_failed_request() {
+    quickstart_over(Transport::Tls);
+}
+
+#[test]
+fn the_quickstart_deploys_over_ssh_without_forwarding_on_a_port_of_its_own() {
+    quickstart_over(Transport::SshNoForwarding);
+}
+
+/// Each health mode, from the engine's side (the engine's own unix socket: same filesystem,
+/// another network namespace): healthy deploys; never healthy fails safely, names the last
+/// answer, leaves the live release and nothing of the new one.
+#[test]
+fn every_health_mode_works_from_the_engines_side() {
+    let Some(host) = host() else {
+        return;
+    };
+    let env = TestEnv::on_host(host, Transport::Unix);
+    let (proxy, _) = proxy(&env, host);
+    let cases = [
+        (
+            "http",
+            "{http: /up, interval: 100ms, deadline: 20s}",
+            DEMO_V1,
+            "GET /up → 404",
+        ),
+        (
+            "tcp",
+            "{tcp: 8080, interval: 100ms, deadline: 20s}",
+            DEMO_V1,
+            "connection refused",
+        ),
+        (
+            "cmd",
+            "{cmd: [sh, -c, 'test -f /www/up'], interval: 100ms, deadline: 20s}",
+            DEMO_V1,
+            "exit 1",
+        ),
+        (
+            "docker",
+            "{docker: true, deadline: 20s}",
+            DEMO_HC,
+            "unhealthy",
+        ),
+    ];
+    for (mode, health, image, last) in cases {
+        let app = env.name(&format!("h{mode}"));
+        let yaml = spec(&app, &proxy, None, health, "");
+        up(&env, &yaml, &app, image).assert_success();
+        let before = containers(&env, &app);
+        // Never healthy: /up stays 404 (http, cmd, docker); the port stays closed (tcp).
+        let broken = match mode {
+            "tcp" => spec(
+                &app,
+                &proxy,
+                None,
+                "{tcp: 9999, interval: 100ms, deadline: 3s}",
+                "",
+            ),
+            _ => spec(
+                &app,
+                &proxy,
+                None,
+                &health.replace("deadline: 20s", "deadline: 4s"),
+                "    env: {NEVER_HEALTHY: \"1\"}\n",
+            ),
+        };
+        let run = up(&env, &broken, &app, image);
+        run.assert_code(1);
+        assert!(
+            run.stderr.contains(last),
+            "{mode}: the error does not name the last answer ({last}):\n{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("0.0.0.0") || mode == "tcp",
+            "{mode}: misleading advice:\n{}",
+            run.stderr
+        );
+        assert_eq!(
+            containers(&env, &app),
+            before,
+            "{mode}: the failed deploy changed the app's containers"
+        );
+    }
+    assert_nothing_left_running(&env);
+}
+
+/// `--context NAME` with a context made by `docker context create`.
+#[test]
+fn a_docker_context_names_the_engine() {
+    let Some(host) = host() else {
+        return;
+    };
+    let env = TestEnv::on_host(host, Transport::Tls);
+    let config = env.dir().join("docker-config");
+    let context = env.name("ctx");
+    let certs = host.cert_dir();
+    let out = std::process::Command::new("docker")
+        .env("DOCKER_CONFIG", &config)
+        .args(["context", "create", &context, "--docker"])
+        .arg(format!(
+            "host={},ca={},cert={},key={}",
+            host.tls_url(),
+            certs.join("ca.pem").display(),
+            certs.join("cert.pem").display(),
+            certs.join("key.pem").display()
+        ))
+        .output()
+        .expect("docker context create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (proxy, _) = proxy(&env, host);
+    let app = env.name("shop");
+    let yaml = spec(
+        &app,
+        &proxy,
+        None,
+        "{http: /up, interval: 100ms, deadline: 20s}",
+        "",
+    );
+    let with_context = |args: &[&str]| {
+        let mut run = env.bgdeploy();
+        for key in TestHost::INHERITED {
+            run = run.env_remove(key);
+        }
+        run.env("DOCKER_CONFIG", &config.display().to_string())
+            .args(args.iter().copied())
+            .spec(&yaml)
+            .timeout(Duration::from_secs(120))
+            .run()
+    };
+    with_context(&["--context", &context, "up", &app, "stage"]).assert_success();
+    assert_eq!(
+        containers(&env, &app).len(),
+        1,
+        "the release is not on the test host"
+    );
+    let unknown = with_context(&["--context", "nosuch", "status", &app, "stage"]);
+    unknown.assert_code(3);
+    assert!(
+        unknown.stderr.contains("nosuch") && unknown.stderr.contains(&context),
+        "the error does not list the contexts:\n{}",
+        unknown.stderr
+    );
+}
+
+/// Twenty commands in a row over ssh, against sshd's default MaxStartups: none fails, and no
+/// ssh process of bgdeploy's is left.
+#[test]
+fn twenty_commands_over_ssh_leave_no_ssh_process() {
+    let Some(host) = host() else {
+        return;
+    };
+    let env = TestEnv::on_host(host, Transport::Ssh);
+    let (proxy, _) = proxy(&env, host);
+    let app = env.name("shop");
+    let yaml = spec(
+        &app,
+        &proxy,
+        None,
+        "{http: /up, interval: 100ms, deadline: 20s}",
+        "",
+    );
+    up(&env, &yaml, &app, DEMO_V1).assert_success();
+    let commands: [&[&str]; 5] = [
+        &["status"],
+        &["status", &app, "stage"],
+        &["plan", &app, "stage"],
+        &["history", &app, "stage"],
+        &["lock", "status", &app, "stage"],
+    ];
+    for i in 0..20 {
+        let args = commands[i % commands.len()];
+        let run = env.bgdeploy().args(args.iter().copied()).spec(&yaml).run();
+        assert_eq!(
+            run.code(),
+            Some(0),
+            "command {i} ({args:?}) failed:\n{}",
+            run.stderr
+        );
+    }
+    assert_nothing_left_running(&env);
+}
