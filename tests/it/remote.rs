@@ -423,3 +423,126 @@ fn twenty_commands_over_ssh_leave_no_ssh_process() {
     }
     assert_nothing_left_running(&env);
 }
+
+/// bgdeploy in a CI job container with the machine's engine socket mounted: the socket is
+/// local, the engine's bridges and `/proc` are not (another network and PID namespace), so the
+/// http health check, the route checks and the drain must all go through probes.
+#[tokio::test]
+async fn bgdeploy_in_a_container_with_the_socket_mounted_deploys_with_http_health() {
+    let Some(_engine) = crate::harness::require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let image = SelfImage::build(&env);
+    let proxy = env.name("proxy");
+    env.container(&proxy).image(NGINX).run();
+    let app = env.name("shop");
+    let yaml = spec(
+        &app,
+        &proxy,
+        None,
+        "{http: /up, interval: 100ms, deadline: 30s}",
+        "",
+    );
+    let spec_path = env.dir().join("deploy.yaml");
+    std::fs::write(&spec_path, &yaml).expect("writing the spec");
+    let mount = format!("{}:/deploy.yaml:ro", spec_path.display());
+    for version in [DEMO_V1, DEMO_V2] {
+        let runner = env.name("runner");
+        let out = crate::harness::docker_output(&[
+            "run",
+            "--rm",
+            "--name",
+            &runner,
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "-v",
+            &mount,
+            "-e",
+            "CI=true",
+            &image.0,
+            "-f",
+            "/deploy.yaml",
+            "up",
+            &app,
+            "stage",
+            "--image",
+            version,
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "up {version} from a container failed ({}):\n{stdout}\n{stderr}",
+            out.status
+        );
+        assert!(
+            stdout.contains(&format!("its default route is on BACK_{app}_stage")),
+            "{stdout}"
+        );
+    }
+    let live = crate::harness::docker(&[
+        "ps",
+        "--filter",
+        &format!("label=bgdeploy.app={app}"),
+        "--filter",
+        "status=running",
+        "--format",
+        "{{.Image}}",
+    ]);
+    assert_eq!(live.trim(), DEMO_V2);
+    let probes = crate::harness::docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=bgdeploy.kind=probe",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(
+        !probes.contains(env.prefix()),
+        "probe containers left behind: {probes}"
+    );
+}
+
+/// An image FROM scratch holding the bgdeploy binary under test and the libraries `ldd`
+/// lists; removed when dropped.
+struct SelfImage(String);
+
+impl SelfImage {
+    fn build(env: &TestEnv) -> SelfImage {
+        let binary = env!("CARGO_BIN_EXE_bgdeploy");
+        let context = env.dir().join("self-image");
+        let root = context.join("root");
+        std::fs::create_dir_all(&root).expect("a build context");
+        std::fs::copy(binary, root.join("bgdeploy")).expect("copying the binary");
+        let ldd = std::process::Command::new("ldd")
+            .arg(binary)
+            .output()
+            .expect("ldd");
+        for lib in String::from_utf8_lossy(&ldd.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+        {
+            let target = root.join(lib.trim_start_matches('/'));
+            std::fs::create_dir_all(target.parent().expect("a directory")).expect("lib dir");
+            std::fs::copy(lib, &target).unwrap_or_else(|e| panic!("copying {lib}: {e}"));
+        }
+        std::fs::create_dir_all(root.join("tmp")).expect("/tmp");
+        std::fs::write(
+            context.join("Dockerfile"),
+            "FROM scratch\nCOPY root/ /\nENTRYPOINT [\"/bgdeploy\"]\n",
+        )
+        .expect("a Dockerfile");
+        let tag = format!("{}_self:latest", env.prefix());
+        crate::harness::docker(&["build", "-q", "-t", &tag, &context.display().to_string()]);
+        SelfImage(tag)
+    }
+}
+
+impl Drop for SelfImage {
+    fn drop(&mut self) {
+        let _ = crate::harness::docker_output(&["rmi", "-f", &self.0]);
+    }
+}
