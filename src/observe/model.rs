@@ -54,7 +54,9 @@ pub struct EngineInfo {
     /// The engine's own version string, e.g. "20.10.24+dfsg1".
     pub version: String,
     pub api: ApiVersion,
-    /// True when the engine runs on this machine (unix socket), so `/proc/<pid>` is readable.
+    /// True when bgdeploy shares the engine's network namespace (its default bridge's
+    /// interface and gateway are here), so containers' addresses are reachable from here;
+    /// false when probes run from the engine's side (`engine::probe`).
     pub local: bool,
 }
 
