@@ -296,6 +296,9 @@ impl Engine {
             labels: Some(labels),
             // Questions come on stdin; the probe ends when that stream closes.
             open_stdin: Some(true),
+            // The engine closes the probe's stdin when bgdeploy's stream goes (also when
+            // bgdeploy is killed), which ends the agent; without it stdin stays open forever.
+            stdin_once: Some(true),
             attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),

@@ -546,3 +546,92 @@ impl Drop for SelfImage {
         let _ = crate::harness::docker_output(&["rmi", "-f", &self.0]);
     }
 }
+
+/// ssh failures are exit 3 naming the host and what to check; an `up` interrupted over ssh
+/// (Ctrl-C, and kill -9) leaves no ssh process and no probe behind.
+#[test]
+fn ssh_failures_and_interruptions_leave_nothing_behind() {
+    let Some(host) = host() else {
+        return;
+    };
+    let env = TestEnv::on_host(host, Transport::Ssh);
+    let (proxy, _) = proxy(&env, host);
+    let app = env.name("shop");
+    let yaml = spec(
+        &app,
+        &proxy,
+        None,
+        "{http: /up, interval: 100ms, deadline: 60s}",
+        "",
+    );
+    let with_host = |url: &str| {
+        env.bgdeploy()
+            .env("DOCKER_HOST", url)
+            .args(["status", &app, "stage"])
+            .spec(&yaml)
+            .run()
+    };
+    let ip = host.ip();
+    let denied = with_host(&format!("ssh://nosuchuser@{ip}"));
+    denied.assert_code(3);
+    assert!(
+        denied.stderr.contains("could not log in") && denied.stderr.contains(&ip.to_string()),
+        "{}",
+        denied.stderr
+    );
+    let refused = with_host(&format!("ssh://root@{ip}:2223"));
+    refused.assert_code(3);
+    assert!(
+        refused.stderr.contains("nothing accepts ssh"),
+        "{}",
+        refused.stderr
+    );
+
+    up(&env, &yaml, &app, DEMO_V1).assert_success();
+    let before = containers(&env, &app);
+    let slow = spec(
+        &app,
+        &proxy,
+        None,
+        "{http: /up, interval: 100ms, deadline: 60s}",
+        "    env: {READY_DELAY: \"30\"}\n",
+    );
+    for signal in ["INT", "KILL"] {
+        let running = env
+            .bgdeploy()
+            .args(["up", &app, "stage", "--image", DEMO_V2])
+            .spec(&slow)
+            .timeout(Duration::from_secs(90))
+            .spawn();
+        // Well into the health wait: the probe runs and the ssh master holds its stream.
+        let t = Instant::now();
+        while env
+            .docker(&["ps", "-q", "--filter", "label=bgdeploy.kind=probe"])
+            .is_empty()
+        {
+            assert!(t.elapsed() < Duration::from_secs(30), "no probe started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        running.signal(signal);
+        let run = running.wait();
+        assert_ne!(run.code(), Some(0), "{signal}: {}", run.stderr);
+        if signal == "KILL" {
+            // Nothing ran bgdeploy's cleanup: the kernel ends its ssh processes, the probe
+            // ends when its stream closes; the next `up` converges.
+            let t = Instant::now();
+            while !env
+                .docker(&["ps", "-aq", "--filter", "label=bgdeploy.kind=probe"])
+                .is_empty()
+            {
+                assert!(
+                    t.elapsed() < Duration::from_secs(20),
+                    "the probe outlived bgdeploy"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        assert_nothing_left_running(&env);
+    }
+    up(&env, &yaml, &app, DEMO_V2).assert_success();
+    assert_ne!(containers(&env, &app), before);
+}
