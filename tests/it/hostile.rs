@@ -17,7 +17,7 @@ use crate::harness::TestEnv;
 
 /// Per input. Generous for a debug build on a loaded two-core machine; a hang or a
 /// quadratic blow-up takes far longer.
-const PROMPT: Duration = Duration::from_secs(2);
+const PROMPT: Duration = Duration::from_secs(10);
 
 const EXAMPLE: &str = include_str!("../../deploy.example.yaml");
 
