@@ -29,10 +29,11 @@ pub enum EngineError {
     #[error(
         "cannot reach the Docker engine at {host}: {reason}\n\
          bgdeploy finds the engine like the docker CLI does: --context NAME, else \
-         DOCKER_HOST (unix:///path/docker.sock, tcp://host:2376 with DOCKER_TLS_VERIFY=1 and \
-         the certificates in DOCKER_CERT_PATH, default ~/.docker, or ssh://user@host[:port]), \
-         else DOCKER_CONTEXT or the current `docker context`, else the local socket. Check \
-         that `docker info` works with the same settings."
+         DOCKER_HOST (DOCKER_HOST=unix:///path/docker.sock, DOCKER_HOST=tcp://host:2376 with \
+         DOCKER_TLS_VERIFY=1 and the certificates in DOCKER_CERT_PATH, default ~/.docker, or \
+         DOCKER_HOST=ssh://user@host[:port]), else DOCKER_CONTEXT or the current \
+         `docker context`, else the local socket. Check that `docker info` works with the \
+         same settings."
     )]
     Unreachable { host: String, reason: String },
 

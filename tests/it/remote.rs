@@ -15,7 +15,11 @@ use crate::harness::{DEMO_HC, DEMO_V1, DEMO_V2, NGINX, TestEnv, require_images};
 
 /// The test host with the demo images, or `None` where no test host can run (and CI is unset).
 fn host() -> Option<&'static TestHost> {
-    let host = test_host(EngineVersion::E20)?;
+    host_with(EngineVersion::E20)
+}
+
+fn host_with(engine: EngineVersion) -> Option<&'static TestHost> {
+    let host = test_host(engine)?;
     require_images();
     host.load_images(&[DEMO_V1, DEMO_V2, DEMO_HC, NGINX]);
     Some(host)
@@ -169,7 +173,11 @@ fn assert_nothing_left_running(env: &TestEnv) {
 /// The quickstart's two deploys through the test host's nginx under load, then status,
 /// history, doctor and rollback, all over `transport`.
 fn quickstart_over(transport: Transport) {
-    let Some(host) = host() else {
+    quickstart_on(EngineVersion::E20, transport);
+}
+
+fn quickstart_on(engine: EngineVersion, transport: Transport) {
+    let Some(host) = host_with(engine) else {
         return;
     };
     let env = TestEnv::on_host(host, transport);
@@ -238,6 +246,11 @@ fn the_quickstart_deploys_over_ssh_with_no_failed_request() {
 #[test]
 fn the_quickstart_deploys_over_tls_with_no_failed_request() {
     quickstart_over(Transport::Tls);
+}
+
+#[test]
+fn the_quickstart_deploys_on_engine_28_over_ssh() {
+    quickstart_on(EngineVersion::E28, Transport::Ssh);
 }
 
 #[test]

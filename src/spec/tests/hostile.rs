@@ -8,7 +8,7 @@ use crate::spec::{MAX_SPEC_BYTES, SpecError, load, parse, parse_bytes};
 
 /// Generous, so that a loaded CI machine does not fail it; a hang or a quadratic blow-up
 /// takes minutes.
-const PROMPT: Duration = Duration::from_secs(30);
+const PROMPT: Duration = Duration::from_secs(120);
 
 #[track_caller]
 fn parse_promptly(text: &str) -> Result<crate::spec::Spec, SpecError> {
