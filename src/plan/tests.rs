@@ -44,6 +44,7 @@ fn deploy() -> Deploy {
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
+        container: Default::default(),
     }
 }
 

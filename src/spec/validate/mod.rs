@@ -10,6 +10,8 @@ mod leaf;
 mod merge;
 mod read;
 mod resolve;
+mod settings;
+mod units;
 
 use std::collections::HashSet;
 
