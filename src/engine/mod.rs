@@ -14,6 +14,7 @@ mod listing;
 mod logs;
 mod networks;
 mod networks_write;
+mod settings;
 mod signal;
 mod state;
 mod top;
@@ -30,6 +31,7 @@ pub use images_write::{LOCK_IMAGE_REPO, lock_image};
 pub use listing::ContainerSummary;
 pub use logs::LOGS_LIMIT;
 pub use networks::{NetworkDetails, Subnet, lookup_network};
+pub use settings::{apply_settings, host_config};
 pub use state::{ContainerState, HealthLogEntry, HealthState};
 pub use top::Process;
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// Everything a release container gets beyond image, command, env and networks. The
 /// default is what a spec without any of these keys means.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ContainerSettings {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Mount>,
