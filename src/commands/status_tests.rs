@@ -72,6 +72,8 @@ fn observed(containers: Vec<ContainerInfo>, proxy: ProxyLookup) -> Observed {
         proxy,
         image_present: false,
         lock: None,
+        volumes: Vec::new(),
+        missing_binds: Vec::new(),
     }
 }
 

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigLogConfig, ResourcesUlimits,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigLogConfig, Mount, MountType,
+    ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
 use crate::spec::ContainerSettings;
-use crate::spec::settings::Restart;
+use crate::spec::settings::{MountSource, Restart};
 
 /// The settings as the engine's `HostConfig`; everything else of a HostConfig (network
 /// mode, …) is left unset for the caller.
@@ -21,9 +21,8 @@ pub fn host_config(s: &ContainerSettings) -> HostConfig {
     };
     let bytes =
         |b: Option<crate::spec::settings::Bytes>| b.map(|b| i64::try_from(b.0).unwrap_or(i64::MAX));
-    let binds: Vec<String> = s.volumes.iter().map(ToString::to_string).collect();
     HostConfig {
-        binds: some_vec(&binds),
+        mounts: (!s.volumes.is_empty()).then(|| s.volumes.iter().map(mount).collect()),
         tmpfs: some_map(&s.tmpfs),
         memory: bytes(s.memory),
         memory_reservation: bytes(s.memory_reservation),
@@ -68,6 +67,23 @@ pub fn host_config(s: &ContainerSettings) -> HostConfig {
     }
 }
 
+/// A mount as `--mount` sends it rather than `-v`: the engine then refuses a bind whose host
+/// path is missing instead of creating an empty directory there, and still creates a named
+/// volume on first use.
+fn mount(m: &crate::spec::settings::Mount) -> Mount {
+    let (typ, source) = match &m.source {
+        MountSource::Volume(name) => (MountType::VOLUME, name),
+        MountSource::Bind(path) => (MountType::BIND, path),
+    };
+    Mount {
+        target: Some(m.target.clone()),
+        source: Some(source.clone()),
+        typ: Some(typ),
+        read_only: m.read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
 fn restart_policy(restart: Restart) -> RestartPolicy {
     let (name, count) = match restart {
         Restart::No => (RestartPolicyNameEnum::NO, None),
@@ -88,11 +104,7 @@ pub fn apply_settings(s: &ContainerSettings, body: &mut ContainerCreateBody) {
     let mut host = host_config(s);
     if let Some(own) = body.host_config.take() {
         host.network_mode = own.network_mode;
-        // Binds the caller set (none today for releases) come first.
-        if let Some(mut binds) = own.binds {
-            binds.extend(host.binds.unwrap_or_default());
-            host.binds = Some(binds);
-        }
+        host.binds = own.binds;
     }
     body.host_config = Some(host);
     if !s.labels.is_empty() {
@@ -177,8 +189,11 @@ mod tests {
         let host = &json["HostConfig"];
         assert_eq!(host["NetworkMode"], "BACK_shop_stage");
         assert_eq!(
-            host["Binds"],
-            serde_json::json!(["uploads:/data", "/etc/shop:/config:ro"])
+            host["Mounts"],
+            serde_json::json!([
+                {"Target": "/data", "Source": "uploads", "Type": "volume"},
+                {"Target": "/config", "Source": "/etc/shop", "Type": "bind", "ReadOnly": true},
+            ])
         );
         assert_eq!(host["Tmpfs"]["/run"], "size=64m");
         assert_eq!(host["Memory"], 512 << 20);

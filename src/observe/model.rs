@@ -192,6 +192,20 @@ pub struct Observed {
     /// Whether the image to deploy is already present on the engine.
     pub image_present: bool,
     pub lock: Option<LockInfo>,
+    /// The spec's named volumes, in spec order, and whether each exists yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeLookup>,
+    /// Bind-mount host paths missing on this machine (checked only on a local engine).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_binds: Vec<String>,
+}
+
+/// A named volume of the spec: one that does not exist yet is created by the engine when
+/// the release is created, and then outlives every release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeLookup {
+    pub name: String,
+    pub exists: bool,
 }
 
 impl Observed {

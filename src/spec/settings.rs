@@ -136,9 +136,15 @@ impl fmt::Display for Bytes {
 }
 
 /// A CPU quota in billionths of a CPU, as the engine's `NanoCpus` (`1.5` = 1_500_000_000).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// JSON shows the number of CPUs (`1.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cpus(pub i64);
+
+impl Serialize for Cpus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0 as f64 / 1e9)
+    }
+}
 
 impl fmt::Display for Cpus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

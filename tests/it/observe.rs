@@ -238,6 +238,8 @@ async fn observe_reads_networks_containers_and_proxy() {
             owner: "ana@ci (pid 7)".into(),
             since: 1_700_000_000,
         }),
+        volumes: Vec::new(),
+        missing_binds: Vec::new(),
     };
     assert_eq!(observed, expected);
     // Spelled out, in case the CLI-derived expectation shares a mistake with the code.
