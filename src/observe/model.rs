@@ -149,6 +149,51 @@ pub struct ContainerInfo {
     pub created: i64,
     pub role: Role,
     pub attachments: Vec<Attachment>,
+    /// The limits it runs with (`memory`, `cpus`, ... of the spec when it was created).
+    #[serde(skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
+}
+
+/// A container's resource limits as the engine reports them; `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Resources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<crate::spec::settings::Bytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<crate::spec::settings::Bytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::spec::settings::Cpus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+}
+
+impl std::fmt::Display for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(m) = self.memory {
+            parts.push(format!("memory {m}"));
+        }
+        if let Some(m) = self.memory_reservation {
+            parts.push(format!("memory_reservation {m}"));
+        }
+        if let Some(c) = self.cpus {
+            parts.push(format!("cpus {c}"));
+        }
+        if let Some(p) = self.pids_limit {
+            parts.push(format!("pids_limit {p}"));
+        }
+        if parts.is_empty() {
+            f.write_str("no limits")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -85,6 +85,7 @@ fn container(name: &str, role: Role, created: i64, attachments: Vec<Attachment>)
         created,
         role,
         attachments,
+        resources: Default::default(),
     }
 }
 

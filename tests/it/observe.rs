@@ -122,6 +122,7 @@ fn cli_container(id: &str, role: Role, internal: &[&str]) -> ContainerInfo {
             .as_secs() as i64,
         role,
         attachments: cli_attachments(id, internal),
+        resources: Default::default(),
     }
 }
 
