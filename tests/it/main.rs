@@ -21,6 +21,7 @@ mod ops;
 mod proxy;
 mod route;
 mod route_read;
+mod settings;
 mod status;
 mod switch;
 mod up;
