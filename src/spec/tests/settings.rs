@@ -157,3 +157,46 @@ fn every_wrong_setting_is_reported_at_once() {
     assert!(problems.iter().all(|p| p.line.is_some()), "{problems:#?}");
     snap!("settings_every_problem", invalid(&yaml).to_string());
 }
+
+#[test]
+fn a_reservation_above_the_limit_is_reported_where_the_reservation_is() {
+    let yaml = "\
+apps:
+  shop:
+    image: shop:1
+    port: 8080
+    memory: 64m
+    stages:
+      production:
+        memory_reservation: 128m
+";
+    let SpecError::Invalid { problems, .. } = invalid(yaml) else {
+        panic!("expected Invalid");
+    };
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(
+        problems[0].to_string(),
+        "apps.shop.stages.production.memory_reservation (line 8): 128m is above `memory` \
+         (64m, at apps.shop.memory); a reservation is a soft limit below the hard one"
+    );
+}
+
+#[test]
+fn a_stage_replaces_lists_and_keeps_the_apps_other_settings() {
+    let yaml = "\
+apps:
+  shop:
+    image: shop:1
+    port: 8080
+    volumes: [a-volume:/a]
+    restart: always
+    stages:
+      production:
+        volumes: [/srv/b:/b:ro]
+";
+    let spec = valid(yaml);
+    let settings = &spec.deploy("shop", "production").expect("stage").container;
+    let volumes: Vec<String> = settings.volumes.iter().map(ToString::to_string).collect();
+    assert_eq!(volumes, ["/srv/b:/b:ro"]);
+    assert_eq!(settings.restart, Restart::Always);
+}

@@ -114,6 +114,12 @@ pub(super) fn mount(text: &str) -> Result<Mount, String> {
             quoted(text),
             quoted(source)
         ));
+    } else if source.starts_with("bgdeploy_") {
+        return Err(format!(
+            "{}: volume names starting with `bgdeploy_` are reserved for bgdeploy's own state \
+             (the deploy lock and history); choose another name",
+            quoted(text)
+        ));
     } else if is_volume_name(source) {
         MountSource::Volume(source.to_owned())
     } else {
@@ -437,6 +443,7 @@ mod tests {
             "x:/data",
             "/h:/",
             "/h/../etc:/x",
+            "bgdeploy_shop_stage_state:/x",
         ] {
             assert!(mount(bad).is_err(), "{bad}");
         }
