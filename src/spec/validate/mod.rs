@@ -11,6 +11,7 @@ mod merge;
 mod read;
 mod resolve;
 mod settings;
+mod settings_resolve;
 mod units;
 
 use std::collections::HashSet;

@@ -70,7 +70,7 @@ pub(super) fn resolve(layer: &Layer, app: &str, stage: &str) -> Resolved {
             );
         }
     }
-    let container = super::settings::resolve(&layer.settings, &mut |at, message| {
+    let container = super::settings_resolve::resolve(&layer.settings, &mut |at, message| {
         r.issues.push(Issue {
             at: at.clone(),
             message,
