@@ -18,7 +18,8 @@ Examples:
   bgdeploy --output json status            machine-readable state of every app/stage
 
 The engine comes from DOCKER_HOST (unix://, tcp:// with DOCKER_TLS_VERIFY and
-DOCKER_CERT_PATH, ssh://), as for the docker CLI.
+DOCKER_CERT_PATH, ssh://), as for the docker CLI. `bgdeploy validate --help` lists every
+key of the spec and its default.
 
 Exit codes: 0 done; 1 deploy failed safely (live traffic untouched); 2 bad usage or
 spec; 3 engine unreachable or refused before any change; 4 locked by another deploy;
@@ -44,6 +45,29 @@ Examples:
   bgdeploy up shop stage --image shop:1.5 --lock-wait 2m
   bgdeploy --output json up shop stage        # one JSON object per line, for CI
   bgdeploy up shop production --no-cutover   # then: bgdeploy cutover shop production";
+
+const VALIDATE_HELP: &str = "\
+The spec's keys, per app and overridable per stage (deploy.example.yaml explains each):
+  image (required)  port (required)  command [image's]  env {}  secrets []  networks []
+  health {tcp: true}: one of http/tcp/cmd/docker; expect 200-399, interval 500ms,
+    timeout 2s, healthy 1, deadline 60s
+  proxy {driver: none}: driver, container, virtual_host, reload, config_path, command,
+    docker_gen_container, signal HUP, verify {url, host}
+  front_internal true  drain 5s  stop_timeout 10s  keep 2
+The container (Compose's names and meanings):
+  volumes []  (NAME:/path or /host/path:/path, optionally :ro; a named volume is created by
+    the engine on first use and kept across releases)
+  tmpfs []  labels {} (bgdeploy.* reserved)  user [image's]  working_dir [image's]
+  entrypoint [image's]  memory [no limit]  memory_reservation [none]  cpus [no limit]
+  pids_limit [engine's]  ulimits [engine's]  shm_size [engine's, 64m]
+  logging [engine's] {driver, options}  extra_hosts []  dns [engine's]  cap_add []
+  cap_drop []  read_only false  init false  stop_signal [image's]
+  restart unless-stopped (no | always | unless-stopped | on-failure[:N])  sysctls {}
+  security_opt []  devices []
+Sizes: 512m, 1g, 1.5g or bytes. Durations: 500ms, 2s, 1m30s.
+
+Example:
+  bgdeploy -f deploy.yaml validate";
 
 #[derive(Debug, Parser)]
 #[command(name = "bgdeploy", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -109,8 +133,8 @@ pub struct Target {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the spec file only; contacts no engine.
-    #[command(after_help = "Example:\n  bgdeploy -f deploy.yaml validate")]
+    /// Check the spec file only; contacts no engine. `--help` lists every key and its default.
+    #[command(after_help = VALIDATE_HELP)]
     Validate,
 
     /// Show the steps `up` would take, with default-route warnings. Reads the engine, changes nothing.

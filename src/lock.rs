@@ -205,6 +205,7 @@ fn lock_spec(
         // a network's containers.
         network: "none".to_string(),
         binds: vec![format!("{volume}:{STATE_DIR}")],
+        settings: None,
         ..Default::default()
     }
 }

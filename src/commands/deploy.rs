@@ -137,6 +137,7 @@ fn refuse_blocking(plan: &Plan, deploy: &Deploy) -> Result<(), DeployError> {
             // Without its proxy a switch cannot happen: say so before touching anything.
             WarningCode::DuplicateNetwork
             | WarningCode::NetworkMissing
+            | WarningCode::BindPathMissing
             | WarningCode::ProxyMissing => exit::DEPLOY_FAILED,
             WarningCode::RouteMoves if proxy.is_some() && w.subject.as_deref() == proxy => {
                 exit::ROUTE_MOVED

@@ -66,6 +66,7 @@ async fn through_reader(
         // Never started: it needs no network.
         network: "none".to_string(),
         binds: vec![format!("{volume}:{}:ro", history::DIR)],
+        settings: None,
         ..Default::default()
     };
     let id = engine.create_container(&spec).await?;

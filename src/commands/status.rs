@@ -185,6 +185,7 @@ pub(crate) fn build(
                 default_route_v6: None,
                 route_ok: None,
                 route_note: None,
+                resources: c.resources,
             };
             match routes.get(&c.id) {
                 Some(Ok(reading)) => {

@@ -36,6 +36,7 @@ fn container(id: &str, role: Role, state: &str, networks: &[(&str, bool)]) -> Co
         created: 1_000,
         role,
         attachments: networks.iter().map(|(n, i)| attachment(n, *i)).collect(),
+        resources: Default::default(),
     }
 }
 
@@ -72,6 +73,8 @@ fn observed(containers: Vec<ContainerInfo>, proxy: ProxyLookup) -> Observed {
         proxy,
         image_present: false,
         lock: None,
+        volumes: Vec::new(),
+        missing_binds: Vec::new(),
     }
 }
 

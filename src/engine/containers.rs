@@ -9,6 +9,8 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use super::error::is_not_found;
 use super::{Engine, EngineError};
 use crate::names;
+use crate::observe::Resources;
+use crate::spec::settings::{Bytes, Cpus};
 
 /// A container as the list call reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct ContainerDetails {
     pub labels: BTreeMap<String, String>,
     /// One per network, in byte-wise network name order.
     pub endpoints: Vec<EndpointDetails>,
+    /// The limits it was created with.
+    pub resources: Resources,
 }
 
 impl ContainerDetails {
@@ -157,6 +161,22 @@ fn details(c: ContainerInspectResponse) -> ContainerDetails {
         created: c.created.and_then(|t| humantime::parse_rfc3339(&t).ok()),
         labels: config.labels.unwrap_or_default().into_iter().collect(),
         endpoints,
+        resources: resources(c.host_config.as_ref()),
+    }
+}
+
+/// The limits of a HostConfig; the engine reports "none" as 0 (or -1 for pids).
+fn resources(host: Option<&bollard::models::HostConfig>) -> Resources {
+    let Some(host) = host else {
+        return Resources::default();
+    };
+    let positive = |v: Option<i64>| v.filter(|v| *v > 0);
+    let bytes = |v: Option<i64>| positive(v).and_then(|v| u64::try_from(v).ok()).map(Bytes);
+    Resources {
+        memory: bytes(host.memory),
+        memory_reservation: bytes(host.memory_reservation),
+        cpus: positive(host.nano_cpus).map(Cpus),
+        pids_limit: positive(host.pids_limit),
     }
 }
 

@@ -36,6 +36,9 @@ pub struct ContainerSpec {
     pub restart_unless_stopped: bool,
     /// `volume:/path[:ro]` or `/host/path:/path[:ro]`.
     pub binds: Vec<String>,
+    /// The spec's container settings, for a release and its one-off containers; they
+    /// replace `restart_unless_stopped` with their own `restart` (`engine::apply_settings`).
+    pub settings: Option<crate::spec::ContainerSettings>,
 }
 
 impl fmt::Debug for ContainerSpec {
@@ -51,6 +54,7 @@ impl fmt::Debug for ContainerSpec {
             .field("gw_priority", &self.gw_priority)
             .field("restart_unless_stopped", &self.restart_unless_stopped)
             .field("binds", &self.binds)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -79,7 +83,7 @@ pub(crate) fn create_request(
         }),
         ..Default::default()
     };
-    let body = ContainerCreateBody {
+    let mut body = ContainerCreateBody {
         image: Some(spec.image.clone()),
         env: (!spec.env.is_empty())
             .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
@@ -91,6 +95,9 @@ pub(crate) fn create_request(
         }),
         ..Default::default()
     };
+    if let Some(settings) = &spec.settings {
+        super::settings::apply_settings(settings, &mut body);
+    }
     (options, body)
 }
 
@@ -202,6 +209,7 @@ mod tests {
             gw_priority: Some(100),
             restart_unless_stopped: true,
             binds: vec!["vol:/data".into()],
+            settings: None,
         }
     }
 

@@ -17,6 +17,7 @@ mod networks;
 mod networks_write;
 pub mod probe;
 mod reach;
+mod settings;
 mod signal;
 pub mod ssh;
 mod state;
@@ -34,6 +35,7 @@ pub use images_write::{LOCK_IMAGE_REPO, lock_image};
 pub use listing::ContainerSummary;
 pub use logs::LOGS_LIMIT;
 pub use networks::{NetworkDetails, Subnet, lookup_network};
+pub use settings::{apply_settings, host_config};
 pub use state::{ContainerState, HealthLogEntry, HealthState};
 pub use top::Process;
 

@@ -404,6 +404,7 @@ impl Executor<'_> {
             gw_priority,
             restart_unless_stopped: true,
             binds: Vec::new(),
+            settings: Some(deploy.container.clone()),
         }
     }
 

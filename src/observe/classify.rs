@@ -55,6 +55,7 @@ pub(super) fn container(
         created: c.created_unix(),
         role: role(c.running, &c.state, &attachments, front),
         attachments,
+        resources: c.resources,
     }
 }
 
@@ -120,6 +121,7 @@ mod tests {
                 .iter()
                 .map(|n| endpoint(n, &format!("id-{n}")))
                 .collect(),
+            resources: Default::default(),
         }
     }
 

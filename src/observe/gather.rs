@@ -22,7 +22,10 @@ pub async fn observe(
         proxy: deploy.proxy.driver.container(),
         extras: &deploy.networks,
     };
-    observe_target(engine, &target, Some(image)).await
+    let mut observed = observe_target(engine, &target, Some(image)).await?;
+    observed.volumes = super::mounts::volumes(engine, &deploy.container).await?;
+    observed.missing_binds = super::mounts::missing_binds(engine, &deploy.container);
+    Ok(observed)
 }
 
 /// What to observe when there may be no spec (`status` of every app/stage on the engine).
@@ -88,6 +91,8 @@ pub async fn observe_target(
         },
         image_present,
         lock: lock.map(|l| classify::lock(&l.labels)),
+        volumes: Vec::new(),
+        missing_binds: Vec::new(),
     })
 }
 

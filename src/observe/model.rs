@@ -151,6 +151,51 @@ pub struct ContainerInfo {
     pub created: i64,
     pub role: Role,
     pub attachments: Vec<Attachment>,
+    /// The limits it runs with (`memory`, `cpus`, ... of the spec when it was created).
+    #[serde(skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
+}
+
+/// A container's resource limits as the engine reports them; `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Resources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<crate::spec::settings::Bytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<crate::spec::settings::Bytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::spec::settings::Cpus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+}
+
+impl std::fmt::Display for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(m) = self.memory {
+            parts.push(format!("memory {m}"));
+        }
+        if let Some(m) = self.memory_reservation {
+            parts.push(format!("memory_reservation {m}"));
+        }
+        if let Some(c) = self.cpus {
+            parts.push(format!("cpus {c}"));
+        }
+        if let Some(p) = self.pids_limit {
+            parts.push(format!("pids_limit {p}"));
+        }
+        if parts.is_empty() {
+            f.write_str("no limits")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -194,6 +239,20 @@ pub struct Observed {
     /// Whether the image to deploy is already present on the engine.
     pub image_present: bool,
     pub lock: Option<LockInfo>,
+    /// The spec's named volumes, in spec order, and whether each exists yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeLookup>,
+    /// Bind-mount host paths missing on this machine (checked only on a local engine).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_binds: Vec<String>,
+}
+
+/// A named volume of the spec: one that does not exist yet is created by the engine when
+/// the release is created, and then outlives every release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeLookup {
+    pub name: String,
+    pub exists: bool,
 }
 
 impl Observed {

@@ -524,6 +524,16 @@ fn new_release(
             },
         );
     }
+    for path in &obs.missing_binds {
+        b.warn(
+            WarningCode::BindPathMissing,
+            format!(
+                "the host path {path} in `volumes` does not exist on this host; create it (or fix \
+                 `volumes`), then deploy. bgdeploy stops here rather than let the engine fail \
+                 the release."
+            ),
+        );
+    }
     let mut env: Vec<String> = deploy.env.keys().cloned().collect();
     if let ProxyDriver::NginxProxy { .. } = deploy.proxy.driver {
         env.extend(["VIRTUAL_HOST".to_string(), "VIRTUAL_PORT".to_string()]);
@@ -537,6 +547,13 @@ fn new_release(
             gw_priority: b.priority(priority::BACK),
             env,
             secrets: deploy.secrets.clone(),
+            settings: Box::new(deploy.container.clone()),
+            volumes_created: obs
+                .volumes
+                .iter()
+                .filter(|v| !v.exists)
+                .map(|v| v.name.clone())
+                .collect(),
         },
     );
     let mut sim = Sim {

@@ -105,6 +105,11 @@ pub enum Action {
         /// Names of the env vars set (values are not shown; secrets are among them).
         env: Vec<String>,
         secrets: Vec<String>,
+        /// Volumes, limits, logging, user and the rest (DESIGN.md §11), as the container gets them.
+        settings: Box<crate::spec::ContainerSettings>,
+        /// Named volumes that do not exist yet: the engine creates them with the container.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        volumes_created: Vec<String>,
     },
     /// Attach a container to a network.
     ConnectNetwork {

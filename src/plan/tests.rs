@@ -44,6 +44,7 @@ fn deploy() -> Deploy {
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
+        container: Default::default(),
     }
 }
 
@@ -84,6 +85,7 @@ fn container(name: &str, role: Role, created: i64, attachments: Vec<Attachment>)
         created,
         role,
         attachments,
+        resources: Default::default(),
     }
 }
 
@@ -119,6 +121,8 @@ fn empty(api_minor: u32) -> Observed {
         proxy: proxy_on(vec![att("bridge", false)]),
         image_present: true,
         lock: None,
+        volumes: Vec::new(),
+        missing_binds: Vec::new(),
     }
 }
 
@@ -448,4 +452,46 @@ fn an_old_release_beyond_keep_is_stopped_then_removed_not_raced() {
             "release_lock shop/stage",
         ]
     );
+}
+
+#[test]
+fn container_settings_are_shown_and_a_missing_bind_path_is_a_warning() {
+    let mut d = deploy();
+    let spec = crate::spec::parse(
+        "apps:
+  shop:
+    image: shop:1
+    port: 8080
+    volumes: [uploads:/app/uploads, sessions:/app/sessions, /srv/shop:/app/config:ro]
+    memory: 512m
+    cpus: 1.5
+    logging: {driver: json-file, options: {max-size: 10m, max-file: 3}}
+    user: \"1000:1000\"
+    labels: {team: shop}
+    stages: {stage: }
+",
+        "deploy.yaml",
+    )
+    .expect("valid");
+    d.container = spec
+        .deploy("shop", "stage")
+        .expect("stage")
+        .container
+        .clone();
+    let mut obs = empty(41);
+    obs.volumes = vec![
+        VolumeLookup {
+            name: "uploads".into(),
+            exists: true,
+        },
+        VolumeLookup {
+            name: "sessions".into(),
+            exists: false,
+        },
+    ];
+    obs.missing_binds = vec!["/srv/shop".into()];
+    let plan = plan_ok(&d, &obs, &opts());
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [WarningCode::BindPathMissing]);
+    snap("container_settings", &plan);
 }

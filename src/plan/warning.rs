@@ -31,6 +31,8 @@ pub enum WarningCode {
     ProxyMissing,
     /// Another deploy holds the lock.
     Locked,
+    /// A bind mount's host path is missing on this (local) engine's host.
+    BindPathMissing,
     /// More than one live container (several attached to FRONT_).
     SeveralLive,
 }

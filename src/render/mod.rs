@@ -4,5 +4,6 @@
 pub mod doctor;
 pub mod history;
 pub mod plan;
+pub mod settings;
 pub mod status;
 pub mod table;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::Plan;
+use crate::plan::{Action, Plan};
 
 /// The numbered human form.
 pub fn human(plan: &Plan) -> String {
@@ -28,6 +28,16 @@ pub fn human(plan: &Plan) -> String {
         } else {
             group_start = i + 1;
             let _ = writeln!(out, "  {:>width$}. {}", i + 1, step.action);
+        }
+        if let Action::CreateContainer {
+            settings,
+            volumes_created,
+            ..
+        } = &step.action
+        {
+            for line in super::settings::lines(settings, volumes_created) {
+                let _ = writeln!(out, "  {:>width$}  {line}", "");
+            }
         }
     }
     let _ = writeln!(out);

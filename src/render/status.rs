@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::table::{Table, age, or_dash};
-use crate::observe::Role;
+use crate::observe::{Resources, Role};
 
 /// The JSON document: `{"apps": [...]}`, also for one app/stage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,6 +87,9 @@ pub struct ContainerStatus {
     pub route_ok: Option<bool>,
     /// Why it is flagged, or why the route could not be read.
     pub route_note: Option<String>,
+    /// Its limits (`memory`, `cpus`, ...); left out when it has none.
+    #[serde(skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
 }
 
 pub fn json(report: &StatusReport) -> String {
@@ -144,6 +147,9 @@ fn stage(s: &StageStatus) -> String {
             ]);
         }
         out.push_str(&t.render("  "));
+        for c in s.containers.iter().filter(|c| c.role == Role::Live) {
+            let _ = writeln!(out, "  resources of {}: {}", c.name, c.resources);
+        }
     }
     if !s.problems.is_empty() {
         let _ = writeln!(out);

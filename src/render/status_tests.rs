@@ -16,6 +16,15 @@ fn container(name: &str, role: Role, state: &str, age_secs: u64) -> ContainerSta
         default_route_v6: None,
         route_ok: running.then_some(true),
         route_note: None,
+        resources: if role == Role::Live {
+            Resources {
+                memory: Some(crate::spec::settings::Bytes(512 << 20)),
+                cpus: Some(crate::spec::settings::Cpus(1_500_000_000)),
+                ..Resources::default()
+            }
+        } else {
+            Resources::default()
+        },
     }
 }
 

@@ -8,6 +8,7 @@ mod locate;
 pub mod model;
 mod path;
 mod raw;
+pub mod settings;
 mod text;
 mod validate;
 
@@ -19,6 +20,7 @@ use std::path::Path;
 
 pub use error::{Problem, SpecError};
 pub use model::*;
+pub use settings::ContainerSettings;
 
 /// Specs larger than this are refused unread: a real one is a few kilobytes, and a cap keeps
 /// hostile input from costing time or memory.

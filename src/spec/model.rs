@@ -41,6 +41,8 @@ pub struct Deploy {
     pub drain: Duration,
     pub stop_timeout: Duration,
     pub keep: u32,
+    /// Volumes, limits, logging, user and the rest of Compose's keys (DESIGN.md §11).
+    pub container: super::settings::ContainerSettings,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -36,6 +36,41 @@ fn help_lists_every_command_of_the_contract() {
 }
 
 #[test]
+fn validate_help_lists_every_container_setting() {
+    let env = TestEnv::new();
+    let run = env.bgdeploy().args(["validate", "--help"]).run();
+    run.assert_success();
+    for key in [
+        "volumes",
+        "tmpfs",
+        "labels",
+        "user",
+        "working_dir",
+        "entrypoint",
+        "memory",
+        "memory_reservation",
+        "cpus",
+        "pids_limit",
+        "ulimits",
+        "shm_size",
+        "logging",
+        "extra_hosts",
+        "dns",
+        "cap_add",
+        "cap_drop",
+        "read_only",
+        "init",
+        "stop_signal",
+        "restart unless-stopped",
+        "sysctls",
+        "security_opt",
+        "devices",
+    ] {
+        run.stdout_contains(key);
+    }
+}
+
+#[test]
 fn validate_reports_every_problem_at_once_with_paths_and_lines() {
     let env = TestEnv::new();
     let yaml = "apps:\n  shop:\n    port: 8080\n    colour: blue\n    health:\n      http: /up\n      interval: 5 parsecs\n    stages:\n      stage: {}\n";

@@ -66,6 +66,7 @@ async fn containers_and_networks_round_trip() {
         gw_priority: Some(10),
         restart_unless_stopped: true,
         binds: Vec::new(),
+        settings: None,
     };
     let debug = format!("{spec:?}");
     assert!(
@@ -241,6 +242,7 @@ async fn files_round_trip_through_a_created_container_with_a_volume() {
         image: DEMO_V1.to_string(),
         network: "none".to_string(),
         binds: vec![format!("{volume}:/data")],
+        settings: None,
         ..Default::default()
     };
     let id = engine.create_container(&spec).await.expect("create");

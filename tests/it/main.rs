@@ -23,6 +23,7 @@ mod proxy;
 mod remote;
 mod route;
 mod route_read;
+mod settings;
 mod status;
 mod switch;
 mod testhost;

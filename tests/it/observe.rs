@@ -46,6 +46,7 @@ fn deploy(app: &str, stage: &str, driver: ProxyDriver, networks: Vec<String>) ->
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
+        container: Default::default(),
     }
 }
 
@@ -121,6 +122,7 @@ fn cli_container(id: &str, role: Role, internal: &[&str]) -> ContainerInfo {
             .as_secs() as i64,
         role,
         attachments: cli_attachments(id, internal),
+        resources: Default::default(),
     }
 }
 
@@ -237,6 +239,8 @@ async fn observe_reads_networks_containers_and_proxy() {
             owner: "ana@ci (pid 7)".into(),
             since: 1_700_000_000,
         }),
+        volumes: Vec::new(),
+        missing_binds: Vec::new(),
     };
     assert_eq!(observed, expected);
     // Spelled out, in case the CLI-derived expectation shares a mistake with the code.

@@ -56,6 +56,7 @@ fn container(endpoints: Vec<EndpointDetails>) -> ContainerDetails {
         created: None,
         labels: Default::default(),
         endpoints,
+        resources: Default::default(),
     }
 }
 

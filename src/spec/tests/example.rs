@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::valid;
+use crate::spec::settings::{Bytes, Cpus};
 use crate::spec::{HealthCheck, ProxyDriver, StatusRange, Verify, load};
 
 #[test]
@@ -53,6 +54,15 @@ fn deploy_example_yaml_loads() {
     assert_eq!(production.health.deadline, Duration::from_secs(120));
     assert_eq!(production.keep, 5);
     assert_eq!(stage.keep, 2);
+    assert_eq!(stage.container.memory, Some(Bytes(256 << 20)));
+    assert_eq!(production.container.memory, Some(Bytes(1 << 30)));
+    assert_eq!(
+        production.container.volumes[0].to_string(),
+        "uploads:/app/uploads"
+    );
+    let logging = production.container.logging.as_ref().expect("logging");
+    assert_eq!(logging.driver, "json-file");
+    assert_eq!(logging.options["max-file"], "3");
 }
 
 /// DESIGN.md §4, with the keys of the drivers it does not use removed.
@@ -85,6 +95,13 @@ apps:
     drain: 5s
     stop_timeout: 10s
     keep: 2
+    # The container a real app needs (section 11): Compose's names and meanings.
+    volumes: [uploads:/app/uploads, /etc/shop/config.yml:/app/config.yml:ro]
+    memory: 512m
+    cpus: 1.5
+    logging: {driver: json-file, options: {max-size: 10m, max-file: "3"}}
+    user: "1000:1000"
+    labels: {team: shop}
     stages:                      # every key above may be overridden per stage; a stage not listed here is an error
       stage: {virtual_host: stage.shop.example.com}
       production: {}
@@ -111,4 +128,10 @@ apps:
         production.proxy.driver.virtual_host(),
         Some("shop.example.com")
     );
+    let settings = &production.container;
+    assert_eq!(settings.volumes.len(), 2);
+    assert_eq!(settings.memory, Some(Bytes(512 << 20)));
+    assert_eq!(settings.cpus, Some(Cpus(1_500_000_000)));
+    assert_eq!(settings.user.as_deref(), Some("1000:1000"));
+    assert_eq!(settings.labels["team"], "shop");
 }

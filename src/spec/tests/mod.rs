@@ -4,6 +4,7 @@
 mod errors;
 mod example;
 mod hostile;
+mod settings;
 mod stages;
 
 use super::{Spec, SpecError, parse};

@@ -62,13 +62,18 @@ impl<'t> Check<'t> {
         allowed: &[&str],
         special: &[(&str, &str)],
     ) {
+        // Listed once per map: a hostile file can hold a hundred thousand unknown keys.
+        let mut listed: Option<String> = None;
         for (key, _) in entries {
             if allowed.contains(&key.as_str()) {
                 continue;
             }
             let message = match special.iter().find(|(k, _)| k == key) {
                 Some((_, message)) => (*message).to_owned(),
-                None => unknown_key_message(key, allowed),
+                None => {
+                    let listed = listed.get_or_insert_with(|| list(allowed));
+                    unknown_key_message(key, allowed, listed)
+                }
             };
             self.report(&at.key(key), message);
         }
@@ -87,14 +92,13 @@ impl<'t> Check<'t> {
     }
 }
 
-fn unknown_key_message(key: &str, allowed: &[&str]) -> String {
+fn unknown_key_message(key: &str, allowed: &[&str], listed: &str) -> String {
     let shown = escaped(key);
     match closest(key, allowed) {
-        Some(near) => format!(
-            "unknown key `{shown}`; did you mean `{near}`? (allowed here: {})",
-            list(allowed)
-        ),
-        None => format!("unknown key `{shown}` (allowed here: {})", list(allowed)),
+        Some(near) => {
+            format!("unknown key `{shown}`; did you mean `{near}`? (allowed here: {listed})")
+        }
+        None => format!("unknown key `{shown}` (allowed here: {listed})"),
     }
 }
 

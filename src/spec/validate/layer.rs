@@ -62,6 +62,8 @@ pub(super) struct Layer {
     pub drain: Val<Duration>,
     pub stop_timeout: Val<Duration>,
     pub keep: Val<u32>,
+    /// The container settings of DESIGN.md §11.
+    pub settings: super::settings::SettingsLayer,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -29,6 +29,7 @@ pub(super) fn merge(app: &Layer, stage: &Layer) -> Layer {
         drain: stage.drain.or(app.drain),
         stop_timeout: stage.stop_timeout.or(app.stop_timeout),
         keep: stage.keep.or(app.keep),
+        settings: super::settings_resolve::merge(&app.settings, &stage.settings),
     }
 }
 

@@ -10,6 +10,9 @@ mod leaf;
 mod merge;
 mod read;
 mod resolve;
+mod settings;
+mod settings_resolve;
+mod units;
 
 use std::collections::HashSet;
 

@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 
 use super::check::Check;
 use super::layer::{At, DRIVERS, Driver, HealthLayer, Layer, Mode, ProxyLayer, Val, VerifyLayer};
-use super::leaf;
+use super::{leaf, settings};
 use crate::spec::path::KeyPath;
 use crate::spec::raw::Node;
 use crate::spec::text::{closest, list, quoted};
@@ -57,6 +57,11 @@ const PROXY_KEYS: &[&str] = &[
 ];
 const VERIFY_KEYS: &[&str] = &["url", "host"];
 
+/// A level's own keys and the container settings, which both levels take.
+fn with_settings(keys: &[&'static str]) -> Vec<&'static str> {
+    keys.iter().chain(settings::KEYS).copied().collect()
+}
+
 /// A checked value with the path it was written at.
 fn located<T>(checked: Option<T>, at: &KeyPath) -> Val<At<T>> {
     Val::from_checked(checked.map(|value| At {
@@ -89,7 +94,7 @@ pub(super) fn read<'n>(
         Level::App => check.unknown_keys(
             entries,
             at,
-            APP_KEYS,
+            &with_settings(APP_KEYS),
             &[(
                 "virtual_host",
                 "`virtual_host` belongs under `proxy:` here; the `virtual_host:` \
@@ -99,7 +104,7 @@ pub(super) fn read<'n>(
         Level::Stage => check.unknown_keys(
             entries,
             at,
-            STAGE_KEYS,
+            &with_settings(STAGE_KEYS),
             &[(
                 "stages",
                 "stages cannot be nested; a stage overrides the app's keys",
@@ -133,7 +138,9 @@ pub(super) fn read<'n>(
                     Val::from_checked(leaf::duration(check, value, &key_at, false));
             }
             "keep" => layer.keep = Val::from_checked(leaf::count(check, value, &key_at, 0)),
-            _ => {}
+            _ => {
+                settings::read_key(check, &mut layer.settings, key, value, &key_at);
+            }
         }
     }
     if level == Level::Stage {

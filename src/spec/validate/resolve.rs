@@ -70,6 +70,12 @@ pub(super) fn resolve(layer: &Layer, app: &str, stage: &str) -> Resolved {
             );
         }
     }
+    let container = super::settings_resolve::resolve(&layer.settings, &mut |at, message| {
+        r.issues.push(Issue {
+            at: at.clone(),
+            message,
+        })
+    });
     let deploy = match (image, port, health, proxy) {
         (Some(image), Some(port), Some(health), Some(proxy)) if r.issues.is_empty() => {
             Some(Deploy {
@@ -87,6 +93,7 @@ pub(super) fn resolve(layer: &Layer, app: &str, stage: &str) -> Resolved {
                 drain: value_or(&layer.drain, defaults::DRAIN),
                 stop_timeout: value_or(&layer.stop_timeout, defaults::STOP_TIMEOUT),
                 keep: value_or(&layer.keep, defaults::KEEP),
+                container,
             })
         }
         _ => None,
