@@ -49,6 +49,10 @@ pub enum Error {
         failures: Vec<String>,
     },
 
+    /// The deploy succeeded, but `hooks.post_deploy` failed (nothing was undone).
+    #[error("the deploy succeeded (nothing was undone), but {0}")]
+    PostDeploy(Box<crate::hooks::HookError>),
+
     #[error("could not write the output")]
     Output(#[source] std::io::Error),
 }
@@ -61,6 +65,8 @@ pub mod exit {
     pub const ENGINE: i32 = 3;
     pub const LOCKED: i32 = 4;
     pub const ROUTE_MOVED: i32 = 5;
+    /// The deploy succeeded but `hooks.post_deploy` failed.
+    pub const POST_DEPLOY_FAILED: i32 = 7;
     pub const NEEDS_PERSON: i32 = 10;
 }
 
@@ -77,6 +83,7 @@ impl Error {
             Error::Declined | Error::Flagged { .. } => exit::DEPLOY_FAILED,
             Error::Incomplete { .. } => exit::NEEDS_PERSON,
             Error::Output(_) => exit::DEPLOY_FAILED,
+            Error::PostDeploy(_) => exit::POST_DEPLOY_FAILED,
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod error;
 pub mod execute;
 pub mod health;
 pub mod history;
+pub mod hooks;
+pub mod hostcmd;
 pub mod lock;
 pub mod names;
 pub mod observe;

@@ -170,6 +170,12 @@ pub enum EngineError {
 
     #[error("cannot list the processes of container `{container}`")]
     ListProcesses { container: String, source: Bollard },
+
+    #[error("cannot wait for container `{container}` to exit")]
+    WaitContainer { container: String, source: Bollard },
+
+    #[error("cannot attach to container `{container}`")]
+    Attach { container: String, source: Bollard },
 }
 
 impl EngineError {
@@ -235,7 +241,9 @@ impl EngineError {
             | EngineError::PutFile { source, .. }
             | EngineError::GetFile { source, .. }
             | EngineError::SignalContainer { source, .. }
-            | EngineError::ListProcesses { source, .. } => Some(source),
+            | EngineError::ListProcesses { source, .. }
+            | EngineError::WaitContainer { source, .. }
+            | EngineError::Attach { source, .. } => Some(source),
             EngineError::NameInUse { .. } | EngineError::Archive { .. } => None,
         }
     }

@@ -18,6 +18,7 @@ mod signal;
 mod state;
 mod top;
 mod volumes;
+mod wait;
 
 pub use archive::MAX_FILE_BYTES;
 pub use connect::{DEFAULT_HOST, DockerHost, Transport, connect, connect_to};

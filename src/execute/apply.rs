@@ -132,6 +132,16 @@ impl Executor<'_> {
                     return Err(DeployError::Unhealthy { report });
                 }
             }
+            Action::BeforeSwitch {
+                container,
+                image,
+                command,
+                timeout_secs,
+            } => {
+                let timeout = Duration::from_secs_f64(*timeout_secs);
+                self.before_switch(step, container, image, command, timeout)
+                    .await?;
+            }
             Action::CheckRoute { container, expect } => {
                 let reading = route::read_default_route(engine, container)
                     .await
@@ -376,34 +386,7 @@ impl Executor<'_> {
         network: &str,
         gw_priority: Option<i64>,
     ) -> ContainerSpec {
-        let deploy = self.deploy;
-        let mut env: Vec<(String, String)> = deploy
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        env.extend(
-            self.secrets
-                .iter()
-                .map(|(k, v)| (k.clone(), v.expose().to_string())),
-        );
-        if let ProxyDriver::NginxProxy { virtual_host, .. } = &deploy.proxy.driver {
-            env.push(("VIRTUAL_HOST".into(), virtual_host.clone()));
-            env.push(("VIRTUAL_PORT".into(), deploy.port.to_string()));
-        }
-        let mut labels = names::labels(&deploy.app, &deploy.stage, names::KIND_APP);
-        labels.push((names::LABEL_IMAGE.to_string(), image.to_string()));
-        ContainerSpec {
-            name: name.to_string(),
-            image: image.to_string(),
-            env,
-            command: deploy.command.clone(),
-            labels,
-            network: network.to_string(),
-            gw_priority,
-            restart_unless_stopped: true,
-            binds: Vec::new(),
-        }
+        super::release::release_spec(self.deploy, self.secrets, name, image, network, gw_priority)
     }
 
     /// The container's id and its address on the back network, where health checks go.

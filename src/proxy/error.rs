@@ -103,8 +103,8 @@ pub enum ProxyError {
     },
 
     #[error(
-        "the proxy command `{argv}` did not finish within {} and was killed (processes it \
-         started in the background may live on); its last lines:\n{output}",
+        "the proxy command `{argv}` did not finish within {} and was killed, with every \
+         process it started; its last lines:\n{output}",
         dur(waited)
     )]
     CommandTimeout {

@@ -14,6 +14,7 @@ mod faults;
 mod harness;
 mod health;
 mod history;
+mod hooks;
 mod hostile;
 mod lock;
 mod observe;

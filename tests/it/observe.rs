@@ -46,6 +46,7 @@ fn deploy(app: &str, stage: &str, driver: ProxyDriver, networks: Vec<String>) ->
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
+        hooks: Default::default(),
     }
 }
 

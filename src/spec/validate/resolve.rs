@@ -87,6 +87,7 @@ pub(super) fn resolve(layer: &Layer, app: &str, stage: &str) -> Resolved {
                 drain: value_or(&layer.drain, defaults::DRAIN),
                 stop_timeout: value_or(&layer.stop_timeout, defaults::STOP_TIMEOUT),
                 keep: value_or(&layer.keep, defaults::KEEP),
+                hooks: super::hooks::resolve(layer.hooks.set()),
             })
         }
         _ => None,

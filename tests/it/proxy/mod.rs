@@ -177,6 +177,7 @@ pub fn deploy(driver: ProxyDriver) -> Deploy {
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
+        hooks: Default::default(),
     }
 }
 
