@@ -45,6 +45,30 @@ Examples:
   bgdeploy --output json up shop stage        # one JSON object per line, for CI
   bgdeploy up shop production --no-cutover   # then: bgdeploy cutover shop production";
 
+const EXEC_HELP: &str = "\
+In the live container by default (as `docker exec`); with --one-off in a new container of the
+live release's image, env, secrets and back-side networks, removed when the command ends (as
+`docker run --rm`). The command's exit code is bgdeploy's; Ctrl-C and SIGTERM are passed on to
+it (in the live container: on a local engine). With -t, keys go to the command as typed.
+No live release: exit 1, saying so.
+
+Examples:
+  bgdeploy exec shop production -- cat /app/VERSION
+  bgdeploy exec shop production -it -- sh               # a shell in the live container
+  bgdeploy exec shop production --one-off -- bin/rails db:migrate:status
+  echo 'select 1' | bgdeploy exec shop production -i --one-off -- bin/db-console";
+
+const LOGS_HELP: &str = "\
+stdout and stderr of the live release as the engine stored them, with the values of the spec's
+secrets replaced by <redacted>. -f (or --follow) keeps printing until Ctrl-C; it follows that
+one container only (not the next release a deploy makes live). With --output json, one
+{\"stream\": \"stdout|stderr\", \"line\": …} object per line.
+
+Examples:
+  bgdeploy logs shop production --tail 100
+  bgdeploy logs shop production -f --since 10m
+  bgdeploy logs shop production --release shop_production_20261126-101500-4f2a";
+
 #[derive(Debug, Parser)]
 #[command(name = "bgdeploy", version, about = ABOUT, after_help = AFTER_HELP)]
 #[command(propagate_version = true, max_term_width = 100)]
@@ -226,6 +250,45 @@ pub enum Command {
         yes: bool,
     },
 
+    /// Run a command in the live release (or in a fresh one-off container of it).
+    #[command(after_help = EXEC_HELP)]
+    Exec {
+        #[command(flatten)]
+        target: Target,
+        /// Run it in a new container of the live release's image and settings (env, secrets,
+        /// networks on the back side), removed afterwards, instead of in the live container.
+        #[arg(long)]
+        one_off: bool,
+        /// Keep stdin open and send bgdeploy's stdin to the command.
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Give the command a terminal (TTY); with -i for an interactive shell.
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+
+    /// Show the output (stdout and stderr) of the live release, or of another one.
+    #[command(after_help = LOGS_HELP)]
+    Logs {
+        #[command(flatten)]
+        target: Target,
+        /// Keep printing new output until Ctrl-C (`-f` right after `logs` works too).
+        #[arg(long)]
+        follow: bool,
+        /// Only output of the last DUR (e.g. 10m, 1h30m).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// Only the last N lines (before following).
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
+        /// A release other than the live one, by container name (see `bgdeploy status`).
+        #[arg(long, value_name = "NAME")]
+        release: Option<String>,
+    },
+
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  bgdeploy completions bash > /etc/bash_completion.d/bgdeploy"
@@ -257,6 +320,43 @@ pub enum LockAction {
     },
 }
 
+/// `logs -f` means follow, while `-f FILE` is the global spec-file option everywhere else:
+/// clap cannot give one short option two meanings, so after a `logs` subcommand a bare `-f`
+/// is read as `--follow` (give the file before the subcommand, or as `--file`).
+pub fn normalize_args(args: Vec<String>) -> Vec<String> {
+    let mut subcommand = None;
+    let mut skip_value = false;
+    for (i, arg) in args.iter().enumerate().skip(1) {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if arg == "--" {
+            break;
+        }
+        if arg.starts_with('-') {
+            skip_value = matches!(arg.as_str(), "-f" | "--file" | "--output");
+            continue;
+        }
+        subcommand = Some(i);
+        break;
+    }
+    match subcommand {
+        Some(at) if args[at] == "logs" => args
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i > at && a == "-f" {
+                    "--follow".to_string()
+                } else {
+                    a
+                }
+            })
+            .collect(),
+        _ => args,
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 2m, 1m30s)"))
 }
@@ -270,5 +370,43 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn f_after_logs_follows_and_is_the_file_elsewhere() {
+        let logs = normalize_args(args("bgdeploy -f x.yaml --output json logs shop stage -f"));
+        assert_eq!(
+            logs,
+            args("bgdeploy -f x.yaml --output json logs shop stage --follow")
+        );
+        let up = args("bgdeploy up shop stage -f x.yaml");
+        assert_eq!(normalize_args(up.clone()), up);
+        let named_logs = args("bgdeploy -f logs up shop stage");
+        assert_eq!(normalize_args(named_logs.clone()), named_logs);
+        let parsed = Cli::parse_from(normalize_args(args("bgdeploy logs shop stage -f --tail 5")));
+        assert!(matches!(
+            parsed.command,
+            Command::Logs {
+                follow: true,
+                tail: Some(5),
+                ..
+            }
+        ));
+        let exec = Cli::parse_from(args("bgdeploy exec shop stage -it -- sh -c exit"));
+        let Command::Exec {
+            interactive,
+            tty,
+            command,
+            ..
+        } = exec.command
+        else {
+            panic!("exec");
+        };
+        assert!(interactive && tty);
+        assert_eq!(command, args("sh -c exit"));
     }
 }

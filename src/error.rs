@@ -53,6 +53,26 @@ pub enum Error {
     #[error("the deploy succeeded (nothing was undone), but {0}")]
     PostDeploy(Box<crate::hooks::HookError>),
 
+    /// `exec`, `logs`: the app/stage has no live release to act on.
+    #[error(
+        "{app}/{stage} has no live release; deploy one with `bgdeploy up {app} {stage}` \
+         (`bgdeploy status {app} {stage}` shows what there is)"
+    )]
+    NoLive { app: String, stage: String },
+
+    /// `logs --release NAME`: not a release of the app/stage.
+    #[error("{name} is not a release of {app}/{stage}; its releases: {known}")]
+    UnknownRelease {
+        name: String,
+        app: String,
+        stage: String,
+        known: String,
+    },
+
+    /// `exec`: the command's own exit code, passed through without a message.
+    #[error("the command exited with code {code}")]
+    Exit { code: i32 },
+
     #[error("could not write the output")]
     Output(#[source] std::io::Error),
 }
@@ -84,11 +104,19 @@ impl Error {
             Error::Incomplete { .. } => exit::NEEDS_PERSON,
             Error::Output(_) => exit::DEPLOY_FAILED,
             Error::PostDeploy(_) => exit::POST_DEPLOY_FAILED,
+            Error::NoLive { .. } => exit::DEPLOY_FAILED,
+            Error::UnknownRelease { .. } => exit::USAGE,
+            Error::Exit { code } => *code,
         }
     }
 }
 
 impl Error {
+    /// Errors that are only an exit code (`exec` passing its command's on): nothing to print.
+    pub fn is_silent(&self) -> bool {
+        matches!(self, Error::Exit { .. })
+    }
+
     /// A line on what to do, when the error alone does not say it.
     pub fn hint(&self) -> Option<&'static str> {
         match self {

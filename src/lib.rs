@@ -23,4 +23,5 @@ pub mod render;
 pub mod route;
 pub mod secret;
 pub mod spec;
+pub mod terminal;
 pub mod time;

@@ -6,8 +6,10 @@ mod confirm;
 mod deploy;
 mod doctor;
 mod down;
+mod exec;
 mod history;
 mod lock;
+mod logs;
 mod man;
 mod plan;
 mod prune;
@@ -98,6 +100,38 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Doctor { name } => doctor::run(&cli, &out, name.as_deref()).await,
         Command::Man => man::run(&out),
+        Command::Exec {
+            target,
+            one_off,
+            interactive,
+            tty,
+            command,
+        } => {
+            let args = exec::ExecArgs {
+                target,
+                one_off: *one_off,
+                interactive: *interactive,
+                tty: *tty,
+                command,
+            };
+            exec::run(&cli, args).await
+        }
+        Command::Logs {
+            target,
+            follow,
+            since,
+            tail,
+            release,
+        } => {
+            let args = logs::LogsArgs {
+                target,
+                follow: *follow,
+                since: *since,
+                tail: *tail,
+                release: release.as_deref(),
+            };
+            logs::run(&cli, args).await
+        }
     }
 }
 

@@ -36,6 +36,9 @@ pub struct ContainerSpec {
     pub restart_unless_stopped: bool,
     /// `volume:/path[:ro]` or `/host/path:/path[:ro]`.
     pub binds: Vec<String>,
+    /// A one-off run by `exec --one-off`: a TTY (`-t`), stdin kept open (`-i`).
+    pub tty: bool,
+    pub open_stdin: bool,
 }
 
 impl fmt::Debug for ContainerSpec {
@@ -51,6 +54,8 @@ impl fmt::Debug for ContainerSpec {
             .field("gw_priority", &self.gw_priority)
             .field("restart_unless_stopped", &self.restart_unless_stopped)
             .field("binds", &self.binds)
+            .field("tty", &self.tty)
+            .field("open_stdin", &self.open_stdin)
             .finish()
     }
 }
@@ -84,6 +89,11 @@ pub(crate) fn create_request(
         env: (!spec.env.is_empty())
             .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         cmd: spec.command.clone(),
+        tty: spec.tty.then_some(true),
+        open_stdin: spec.open_stdin.then_some(true),
+        // As `docker run -i`: stdin closes when the attached client closes it.
+        stdin_once: spec.open_stdin.then_some(true),
+        attach_stdin: spec.open_stdin.then_some(true),
         labels: Some(spec.labels.iter().cloned().collect::<HashMap<_, _>>()),
         host_config: Some(host_config),
         networking_config: network.map(|network| NetworkingConfig {
@@ -202,6 +212,8 @@ mod tests {
             gw_priority: Some(100),
             restart_unless_stopped: true,
             binds: vec!["vol:/data".into()],
+            tty: false,
+            open_stdin: false,
         }
     }
 

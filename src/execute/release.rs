@@ -47,6 +47,8 @@ pub fn release_spec(
         gw_priority,
         restart_unless_stopped: true,
         binds: Vec::new(),
+        tty: false,
+        open_stdin: false,
     }
 }
 

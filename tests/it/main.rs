@@ -10,6 +10,7 @@ mod drain;
 mod engine_connect;
 mod engine_reads;
 mod engine_writes;
+mod exec_logs;
 mod faults;
 mod harness;
 mod health;
