@@ -58,6 +58,19 @@ Examples:
   bgdeploy exec shop production --one-off -- bin/rails db:migrate:status
   echo 'select 1' | bgdeploy exec shop production -i --one-off -- bin/db-console";
 
+const MAINTENANCE_HELP: &str = "\
+Driver `nginx`: the app's server block answers every request with 503, the message (HTML for
+clients that accept text/html, plain text otherwise) and `Retry-After: 300`; written, tested
+with `nginx -T` and reloaded as a switch is. The releases keep running. The state is that file
+in the proxy container: `status` shows it, and an `up` during maintenance deploys but keeps
+the page on (the new release takes traffic at `maintenance off`). Driver `command`: the
+command runs with BGDEPLOY_PHASE=maintenance_on (and BGDEPLOY_MESSAGE) or maintenance_off.
+Other drivers: exit 2. Takes the deploy lock (exit 4 while a deploy runs).
+
+Examples:
+  bgdeploy maintenance on shop production --message 'Back at 10:00 UTC'
+  bgdeploy maintenance off shop production";
+
 const LOGS_HELP: &str = "\
 stdout and stderr of the live release as the engine stored them, with the values of the spec's
 secrets replaced by <redacted>. -f (or --follow) keeps printing until Ctrl-C; it follows that
@@ -289,6 +302,13 @@ pub enum Command {
         release: Option<String>,
     },
 
+    /// Put up a maintenance page instead of routing to the app, or route again.
+    #[command(after_help = MAINTENANCE_HELP)]
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
+    },
+
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  bgdeploy completions bash > /etc/bash_completion.d/bgdeploy"
@@ -301,6 +321,23 @@ pub enum Command {
     /// Print the man page (roff): `bgdeploy man > bgdeploy.1`.
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceAction {
+    /// The proxy answers 503 with the message (and Retry-After) instead of routing.
+    On {
+        #[command(flatten)]
+        target: Target,
+        /// The text shown (as HTML to browsers, plain text otherwise).
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
+    },
+    /// The proxy routes to the live release again.
+    Off {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Debug, Subcommand)]

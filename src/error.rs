@@ -69,6 +69,14 @@ pub enum Error {
         known: String,
     },
 
+    /// `maintenance`: the proxy could not be switched (nginx keeps its previous config).
+    #[error("{0}")]
+    Maintenance(Box<crate::proxy::ProxyError>),
+
+    /// `maintenance` with a driver that has no maintenance mode, or a message nginx cannot hold.
+    #[error("{0}")]
+    MaintenanceUsage(String),
+
     /// `exec`: the command's own exit code, passed through without a message.
     #[error("the command exited with code {code}")]
     Exit { code: i32 },
@@ -107,6 +115,9 @@ impl Error {
             Error::NoLive { .. } => exit::DEPLOY_FAILED,
             Error::UnknownRelease { .. } => exit::USAGE,
             Error::Exit { code } => *code,
+            Error::Maintenance(e) if e.needs_person() => exit::NEEDS_PERSON,
+            Error::Maintenance(_) => exit::DEPLOY_FAILED,
+            Error::MaintenanceUsage(_) => exit::USAGE,
         }
     }
 }

@@ -10,13 +10,14 @@ mod exec;
 mod history;
 mod lock;
 mod logs;
+mod maintenance;
 mod man;
 mod plan;
 mod prune;
 mod status;
 mod validate;
 
-use crate::cli::{Cli, Command, LockAction, Target};
+use crate::cli::{Cli, Command, LockAction, MaintenanceAction, Target};
 use crate::error::Error;
 use crate::output::Output;
 use crate::spec::{self, Deploy, Spec};
@@ -100,6 +101,17 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Doctor { name } => doctor::run(&cli, &out, name.as_deref()).await,
         Command::Man => man::run(&out),
+        Command::Maintenance {
+            action: MaintenanceAction::On { target, message },
+        } => {
+            let message = message
+                .as_deref()
+                .unwrap_or(crate::proxy::maintenance::DEFAULT_MESSAGE);
+            maintenance::run(&cli, &out, target, Some(message)).await
+        }
+        Command::Maintenance {
+            action: MaintenanceAction::Off { target },
+        } => maintenance::run(&cli, &out, target, None).await,
         Command::Exec {
             target,
             one_off,

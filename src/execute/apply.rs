@@ -198,8 +198,20 @@ impl Executor<'_> {
                     });
                 }
                 result.map_err(|e| self.after_switch_proxy(e))?;
-                if let (crate::plan::ProxyPhase::Add, Some(verify)) = (phase, &deploy.proxy.verify)
-                {
+                let verify = match (phase, &deploy.proxy.verify) {
+                    (crate::plan::ProxyPhase::Add, Some(verify)) => Some(verify),
+                    _ => None,
+                };
+                // Through a maintenance page nothing answers but the page: nothing to verify.
+                let verify = match verify {
+                    Some(_) if proxy::maintenance_state(engine, deploy).await?.is_some() => {
+                        self.reporter
+                            .note("maintenance is on: the check through the proxy is skipped");
+                        None
+                    }
+                    other => other,
+                };
+                if let Some(verify) = verify {
                     let reporter = &mut *self.reporter;
                     let mut on_probe =
                         |r: &health::ProbeReport| reporter.step_progress(&format!("verify: {r}"));

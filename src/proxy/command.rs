@@ -40,6 +40,31 @@ pub(super) fn environment(
     .collect()
 }
 
+/// The variables of a maintenance switch: `BGDEPLOY_PHASE` is `maintenance_on` (with
+/// `BGDEPLOY_MESSAGE`) or `maintenance_off`; `BGDEPLOY_BACKENDS` what is live.
+pub(super) fn maintenance_environment(
+    deploy: &Deploy,
+    message: Option<&str>,
+    backends: &[Backend],
+) -> Vec<(String, String)> {
+    let backends: Vec<String> = backends.iter().map(|b| b.addr.to_string()).collect();
+    let phase = if message.is_some() {
+        "maintenance_on"
+    } else {
+        "maintenance_off"
+    };
+    let mut env = vec![
+        ("BGDEPLOY_APP".to_string(), deploy.app.clone()),
+        ("BGDEPLOY_STAGE".to_string(), deploy.stage.clone()),
+        ("BGDEPLOY_PHASE".to_string(), phase.to_string()),
+        ("BGDEPLOY_BACKENDS".to_string(), backends.join(" ")),
+    ];
+    if let Some(message) = message {
+        env.push(("BGDEPLOY_MESSAGE".to_string(), message.to_string()));
+    }
+    env
+}
+
 /// Runs `argv` with `env` added, streaming its stdout and stderr lines to `on_line`; fails on
 /// a non-zero exit, or after `limit` (killing its process group).
 pub(super) async fn run(

@@ -12,6 +12,11 @@ fn dur(d: &Duration) -> humantime::FormattedDuration {
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     #[error(
+        "maintenance mode needs proxy driver `nginx` or `command`; this app/stage uses `{driver}`"
+    )]
+    NoMaintenance { driver: &'static str },
+
+    #[error(
         "cannot write the nginx config `{path}` into the proxy container `{container}`: check \
          that its directory exists there and that nginx includes it (e.g. \
          `include /etc/nginx/conf.d/*.conf;` in the http block)"

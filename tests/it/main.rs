@@ -18,6 +18,7 @@ mod history;
 mod hooks;
 mod hostile;
 mod lock;
+mod maintenance;
 mod observe;
 mod ops;
 mod proxy;
