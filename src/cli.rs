@@ -16,28 +16,36 @@ Examples:
   bgdeploy up shop stage --image shop:1.5  deploy a new release and cut over
   bgdeploy up shop stage --no-cutover      start a standby; `cutover` later
   bgdeploy --output json status            machine-readable state of every app/stage
+  bgdeploy exec shop stage -it -- sh       a shell in the live release
+  bgdeploy logs shop stage -f              follow the live release's output
+  bgdeploy maintenance on shop stage       a 503 page instead of the app (nginx, command)
 
 The engine comes from DOCKER_HOST (unix://, tcp:// with DOCKER_TLS_VERIFY and
 DOCKER_CERT_PATH, ssh://), as for the docker CLI.
 
 Exit codes: 0 done; 1 deploy failed safely (live traffic untouched); 2 bad usage or
 spec; 3 engine unreachable or refused before any change; 4 locked by another deploy;
-5 a default route would move or moved (rolled back); 10 something could not be
-restored: a person is needed.";
+5 a default route would move or moved (rolled back); 7 deployed, but the post_deploy
+hook failed; 10 something could not be restored: a person is needed. `exec` exits with
+its command's code.";
 
 const UP_HELP: &str = "\
 What it does (`bgdeploy plan APP STAGE` shows it for your engine first):
   take the deploy lock; pull the image if needed; make sure BACK_<app>_<stage> and
   FRONT_<app>_<stage> (internal) exist and the proxy is on FRONT_; start the release on BACK_;
-  wait until healthy; connect it to FRONT_ and check from the kernel that its default route
+  wait until healthy; run hooks.before_switch in a one-off container of it (if set);
+  connect it to FRONT_ and check from the kernel that its default route
   stayed on BACK_; switch the proxy; take the old release out of the proxy, drain it, stop it
   and keep it for `rollback` (while the deploy is recorded and releases beyond `keep` go);
   detach it from FRONT_; release the lock.
   Any failure or Ctrl-C before the old release leaves the proxy undoes everything: the live
   release keeps serving.
+  hooks.pre_deploy runs first on this machine (a failure: exit 1, nothing changed);
+  hooks.post_deploy after success, hooks.on_failure after a failure, with BGDEPLOY_* variables.
 
 Exit codes: 0 done; 1 failed safely (live untouched); 2 bad usage or spec; 3 engine
-unreachable; 4 locked by another deploy; 5 a default route would move; 10 a person is needed.
+unreachable; 4 locked by another deploy; 5 a default route would move; 7 deployed, but
+hooks.post_deploy failed; 10 a person is needed.
 
 Examples:
   bgdeploy up shop stage
