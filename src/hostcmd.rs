@@ -32,12 +32,16 @@ pub enum Failure {
 }
 
 /// Kills the process group when dropped (Ctrl-C drops the future that runs a command), unless
-/// the command was reaped and its group is empty.
+/// the command ended on its own.
 struct Group {
     pgid: Option<i32>,
 }
 
 impl Group {
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+
     fn kill(&mut self) {
         if let Some(pgid) = self.pgid.take() {
             // SAFETY: killpg has no memory effects; a group that is gone answers ESRCH.
@@ -112,8 +116,9 @@ pub async fn run(
         }
         Ok(Err(source)) => Err(Failure::Start(source)),
         Ok(Ok(status)) => {
-            // Whatever it left running in the background goes with it.
-            group.kill();
+            // It ended and closed its output: what it deliberately left running in the
+            // background (a notifier sent off with `&` and its output redirected) is its own.
+            group.disarm();
             if status.success() {
                 Ok(())
             } else {

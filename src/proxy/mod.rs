@@ -160,8 +160,13 @@ pub async fn switch(
                 config_path,
                 reload: reload.as_deref(),
             };
+            // Read once: the previous file to restore on failure, and whether maintenance is on.
+            let previous = engine.get_file(container, config_path).await?;
+            let in_maintenance = previous
+                .as_deref()
+                .and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(bytes)));
             // A deploy during maintenance keeps the page on: the new release waits behind it.
-            let config = match current_maintenance(engine, container, config_path).await? {
+            let config = match in_maintenance {
                 Some(message) => {
                     on_line(
                         "maintenance is on: the page stays up, and nginx will route to the new release at `maintenance off`",
@@ -170,7 +175,7 @@ pub async fn switch(
                 }
                 None => render(&deploy.app, &deploy.stage, virtual_host, backends),
             };
-            nginx::apply(engine, &target, &config, on_line).await
+            nginx::apply_over(engine, &target, &config, previous, on_line).await
         }
         ProxyDriver::NginxProxy {
             container,
