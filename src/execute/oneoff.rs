@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{DeployError, Executor, Undo};
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Frame};
 use crate::plan::Step;
 use crate::secret;
 
@@ -47,17 +47,20 @@ impl Executor<'_> {
         }
         engine.start_container(container).await.map_err(on_step)?;
         self.reporter.step_progress(&format!("{container} started"));
-        let ended = match tokio::time::timeout(timeout, engine.wait_container(container)).await {
-            Ok(Ok(0)) => None,
-            Ok(Ok(code)) => Some(Ended::Exit(code)),
-            Ok(Err(e)) => return Err(on_step(e)),
-            Err(_) => Some(Ended::Timeout),
+        let ended = {
+            let secrets = self.secrets;
+            let reporter = &mut *self.reporter;
+            let mut show = |line: &str| reporter.step_progress(&secret::redact(line, secrets));
+            let run = watch(engine, container, &mut show);
+            match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(0)) => None,
+                Ok(Ok(code)) => Some(Ended::Exit(code)),
+                Ok(Err(e)) => return Err(on_step(e)),
+                Err(_) => Some(Ended::Timeout),
+            }
         };
         let logs = last_lines(engine, container).await;
         let logs = secret::redact(&logs, self.secrets);
-        for line in logs.lines() {
-            self.reporter.step_progress(line);
-        }
         // Removed whatever happened; the undo entry stays for a removal that failed.
         if engine.remove_container(container, true).await.is_ok() {
             self.undo
@@ -93,6 +96,52 @@ impl Executor<'_> {
             ),
         })
     }
+}
+
+/// Shows the one-off's output line by line as it comes, until it exits; returns its exit code.
+async fn watch(
+    engine: &Engine,
+    container: &str,
+    show: &mut dyn FnMut(&str),
+) -> Result<i64, EngineError> {
+    use futures_util::StreamExt;
+    let mut output = engine.log_stream(container, "all", 0, true);
+    let wait = engine.wait_container(container);
+    tokio::pin!(wait);
+    let mut pending = Vec::new();
+    let mut streaming = true;
+    let mut show_frame = |frame: Option<Result<Frame, EngineError>>, pending: &mut Vec<u8>| {
+        match frame {
+            Some(Ok(Frame::Stdout(bytes) | Frame::Stderr(bytes))) => {
+                pending.extend_from_slice(&bytes);
+                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    show(String::from_utf8_lossy(&line[..end]).trim_end_matches('\r'));
+                }
+                true
+            }
+            // Showing the output is a courtesy: its end or an error does not stop the wait.
+            Some(Err(_)) | None => false,
+        }
+    };
+    let code = loop {
+        tokio::select! {
+            code = &mut wait => break code,
+            frame = output.next(), if streaming => streaming = show_frame(frame, &mut pending),
+        }
+    };
+    // The engine may still be delivering the last lines: its stream ends soon after the exit.
+    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while streaming {
+        match tokio::time::timeout_at(give_up, output.next()).await {
+            Ok(frame) => streaming = show_frame(frame, &mut pending),
+            Err(_) => break,
+        }
+    }
+    if !pending.is_empty() {
+        show(&String::from_utf8_lossy(&pending));
+    }
+    code
 }
 
 /// The one-off's last lines; a failure to read them is said in their place.

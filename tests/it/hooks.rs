@@ -243,3 +243,49 @@ async fn a_failing_before_switch_leaves_the_live_release_serving_through_nginx()
         "post_deploy ran after a failure"
     );
 }
+
+#[tokio::test]
+async fn before_switch_runs_at_cutover_and_times_out_safely() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let env = TestEnv::new();
+    let hook = "    hooks:\n      before_switch: {command: [sh, -c, \"echo migrating $(cat /www/version)\"]}\n";
+    let (app, yaml) = crate::up::spec(&env, DEMO_V1, hook);
+    crate::up::up(&env, &yaml, &app, &[]).assert_success();
+    let standby = crate::up::up(&env, &yaml, &app, &["--image", DEMO_V2, "--no-cutover"]);
+    standby.assert_success();
+    assert!(
+        !standby.stdout.contains("migrating"),
+        "not before a standby: {standby}"
+    );
+    let cut = env
+        .bgdeploy()
+        .args(["cutover", app.as_str(), "stage"])
+        .spec(&yaml)
+        .timeout(Duration::from_secs(60))
+        .run();
+    cut.assert_success().stdout_contains("migrating v2");
+    let back = env
+        .bgdeploy()
+        .args(["rollback", app.as_str(), "stage"])
+        .spec(&yaml)
+        .timeout(Duration::from_secs(60))
+        .run();
+    back.assert_success();
+    assert!(
+        !back.stdout.contains("migrating"),
+        "not at a rollback: {back}"
+    );
+
+    let hung = "    hooks:\n      before_switch: {command: [sh, -c, \"echo started; sleep 30\"], timeout: 1s}\n";
+    let (_, slow) = crate::up::spec(&env, DEMO_V1, hung);
+    let before = live(&app);
+    let run = crate::up::up(&env, &slow, &app, &["--image", DEMO_V2]);
+    run.assert_code(1)
+        .stderr_contains("did not finish within 1s")
+        .stderr_contains("started");
+    assert_eq!(live(&app), before, "the live release stays\n{run}");
+    assert_eq!(oneoffs(&app).trim(), "", "the one-off is removed\n{run}");
+}
