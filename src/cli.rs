@@ -16,6 +16,9 @@ Examples:
   bgdeploy up shop stage --image shop:1.5  deploy a new release and cut over
   bgdeploy up shop stage --no-cutover      start a standby; `cutover` later
   bgdeploy --output json status            machine-readable state of every app/stage
+  bgdeploy exec shop stage -it -- sh       a shell in the live release
+  bgdeploy logs shop stage -f              follow the live release's output
+  bgdeploy maintenance on shop stage       a 503 page instead of the app (nginx, command)
 
 The engine comes from DOCKER_HOST (unix://, tcp:// with DOCKER_TLS_VERIFY and
 DOCKER_CERT_PATH, ssh://), as for the docker CLI. `bgdeploy validate --help` lists every
@@ -23,22 +26,27 @@ key of the spec and its default.
 
 Exit codes: 0 done; 1 deploy failed safely (live traffic untouched); 2 bad usage or
 spec; 3 engine unreachable or refused before any change; 4 locked by another deploy;
-5 a default route would move or moved (rolled back); 10 something could not be
-restored: a person is needed.";
+5 a default route would move or moved (rolled back); 7 deployed, but the post_deploy
+hook failed; 10 something could not be restored: a person is needed. `exec` exits with
+its command's code.";
 
 const UP_HELP: &str = "\
 What it does (`bgdeploy plan APP STAGE` shows it for your engine first):
   take the deploy lock; pull the image if needed; make sure BACK_<app>_<stage> and
   FRONT_<app>_<stage> (internal) exist and the proxy is on FRONT_; start the release on BACK_;
-  wait until healthy; connect it to FRONT_ and check from the kernel that its default route
+  wait until healthy; run hooks.before_switch in a one-off container of it (if set);
+  connect it to FRONT_ and check from the kernel that its default route
   stayed on BACK_; switch the proxy; take the old release out of the proxy, drain it, stop it
   and keep it for `rollback` (while the deploy is recorded and releases beyond `keep` go);
   detach it from FRONT_; release the lock.
   Any failure or Ctrl-C before the old release leaves the proxy undoes everything: the live
   release keeps serving.
+  hooks.pre_deploy runs first on this machine (a failure: exit 1, nothing changed);
+  hooks.post_deploy after success, hooks.on_failure after a failure, with BGDEPLOY_* variables.
 
 Exit codes: 0 done; 1 failed safely (live untouched); 2 bad usage or spec; 3 engine
-unreachable; 4 locked by another deploy; 5 a default route would move; 10 a person is needed.
+unreachable; 4 locked by another deploy; 5 a default route would move; 7 deployed, but
+hooks.post_deploy failed; 10 a person is needed.
 
 Examples:
   bgdeploy up shop stage
@@ -68,6 +76,42 @@ Sizes: 512m, 1g, 1.5g or bytes. Durations: 500ms, 2s, 1m30s.
 
 Example:
   bgdeploy -f deploy.yaml validate";
+const EXEC_HELP: &str = "\
+In the live container by default (as `docker exec`); with --one-off in a new container of the
+live release's image, env, secrets and back-side networks, removed when the command ends (as
+`docker run --rm`). The command's exit code is bgdeploy's; Ctrl-C and SIGTERM are passed on to
+it (in the live container: on a local engine). With -t, keys go to the command as typed.
+No live release: exit 1, saying so.
+
+Examples:
+  bgdeploy exec shop production -- cat /app/VERSION
+  bgdeploy exec shop production -it -- sh               # a shell in the live container
+  bgdeploy exec shop production --one-off -- bin/rails db:migrate:status
+  echo 'select 1' | bgdeploy exec shop production -i --one-off -- bin/db-console";
+
+const MAINTENANCE_HELP: &str = "\
+Driver `nginx`: the app's server block answers every request with 503, the message (HTML for
+clients that accept text/html, plain text otherwise) and `Retry-After: 300`; written, tested
+with `nginx -T` and reloaded as a switch is. The releases keep running. The state is that file
+in the proxy container: `status` shows it, and an `up` during maintenance deploys but keeps
+the page on (the new release takes traffic at `maintenance off`). Driver `command`: the
+command runs with BGDEPLOY_PHASE=maintenance_on (and BGDEPLOY_MESSAGE) or maintenance_off.
+Other drivers: exit 2. Takes the deploy lock (exit 4 while a deploy runs).
+
+Examples:
+  bgdeploy maintenance on shop production --message 'Back at 10:00 UTC'
+  bgdeploy maintenance off shop production";
+
+const LOGS_HELP: &str = "\
+stdout and stderr of the live release as the engine stored them, with the values of the spec's
+secrets replaced by <redacted>. -f (or --follow) keeps printing until Ctrl-C; it follows that
+one container only (not the next release a deploy makes live). With --output json, one
+{\"stream\": \"stdout|stderr\", \"line\": …} object per line.
+
+Examples:
+  bgdeploy logs shop production --tail 100
+  bgdeploy logs shop production -f --since 10m
+  bgdeploy logs shop production --release shop_production_20261126-101500-4f2a";
 
 #[derive(Debug, Parser)]
 #[command(name = "bgdeploy", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -256,6 +300,52 @@ pub enum Command {
         yes: bool,
     },
 
+    /// Run a command in the live release (or in a fresh one-off container of it).
+    #[command(after_help = EXEC_HELP)]
+    Exec {
+        #[command(flatten)]
+        target: Target,
+        /// Run it in a new container of the live release's image and settings (env, secrets,
+        /// networks on the back side), removed afterwards, instead of in the live container.
+        #[arg(long)]
+        one_off: bool,
+        /// Keep stdin open and send bgdeploy's stdin to the command.
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Give the command a terminal (TTY); with -i for an interactive shell.
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+
+    /// Show the output (stdout and stderr) of the live release, or of another one.
+    #[command(after_help = LOGS_HELP)]
+    Logs {
+        #[command(flatten)]
+        target: Target,
+        /// Keep printing new output until Ctrl-C (`-f` right after `logs` works too).
+        #[arg(long)]
+        follow: bool,
+        /// Only output of the last DUR (e.g. 10m, 1h30m).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// Only the last N lines (before following).
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
+        /// A release other than the live one, by container name (see `bgdeploy status`).
+        #[arg(long, value_name = "NAME")]
+        release: Option<String>,
+    },
+
+    /// Put up a maintenance page instead of routing to the app, or route again.
+    #[command(after_help = MAINTENANCE_HELP)]
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
+    },
+
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  bgdeploy completions bash > /etc/bash_completion.d/bgdeploy"
@@ -268,6 +358,23 @@ pub enum Command {
     /// Print the man page (roff): `bgdeploy man > bgdeploy.1`.
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceAction {
+    /// The proxy answers 503 with the message (and Retry-After) instead of routing.
+    On {
+        #[command(flatten)]
+        target: Target,
+        /// The text shown (as HTML to browsers, plain text otherwise).
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
+    },
+    /// The proxy routes to the live release again.
+    Off {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,6 +394,43 @@ pub enum LockAction {
     },
 }
 
+/// `logs -f` means follow, while `-f FILE` is the global spec-file option everywhere else:
+/// clap cannot give one short option two meanings, so after a `logs` subcommand a bare `-f`
+/// is read as `--follow` (give the file before the subcommand, or as `--file`).
+pub fn normalize_args(args: Vec<String>) -> Vec<String> {
+    let mut subcommand = None;
+    let mut skip_value = false;
+    for (i, arg) in args.iter().enumerate().skip(1) {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if arg == "--" {
+            break;
+        }
+        if arg.starts_with('-') {
+            skip_value = matches!(arg.as_str(), "-f" | "--file" | "--output");
+            continue;
+        }
+        subcommand = Some(i);
+        break;
+    }
+    match subcommand {
+        Some(at) if args[at] == "logs" => args
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i > at && a == "-f" {
+                    "--follow".to_string()
+                } else {
+                    a
+                }
+            })
+            .collect(),
+        _ => args,
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 2m, 1m30s)"))
 }
@@ -300,5 +444,43 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn f_after_logs_follows_and_is_the_file_elsewhere() {
+        let logs = normalize_args(args("bgdeploy -f x.yaml --output json logs shop stage -f"));
+        assert_eq!(
+            logs,
+            args("bgdeploy -f x.yaml --output json logs shop stage --follow")
+        );
+        let up = args("bgdeploy up shop stage -f x.yaml");
+        assert_eq!(normalize_args(up.clone()), up);
+        let named_logs = args("bgdeploy -f logs up shop stage");
+        assert_eq!(normalize_args(named_logs.clone()), named_logs);
+        let parsed = Cli::parse_from(normalize_args(args("bgdeploy logs shop stage -f --tail 5")));
+        assert!(matches!(
+            parsed.command,
+            Command::Logs {
+                follow: true,
+                tail: Some(5),
+                ..
+            }
+        ));
+        let exec = Cli::parse_from(args("bgdeploy exec shop stage -it -- sh -c exit"));
+        let Command::Exec {
+            interactive,
+            tty,
+            command,
+            ..
+        } = exec.command
+        else {
+            panic!("exec");
+        };
+        assert!(interactive && tty);
+        assert_eq!(command, args("sh -c exit"));
     }
 }

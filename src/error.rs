@@ -49,6 +49,38 @@ pub enum Error {
         failures: Vec<String>,
     },
 
+    /// The deploy succeeded, but `hooks.post_deploy` failed (nothing was undone).
+    #[error("the deploy succeeded (nothing was undone), but {0}")]
+    PostDeploy(Box<crate::hooks::HookError>),
+
+    /// `exec`, `logs`: the app/stage has no live release to act on.
+    #[error(
+        "{app}/{stage} has no live release; deploy one with `bgdeploy up {app} {stage}` \
+         (`bgdeploy status {app} {stage}` shows what there is)"
+    )]
+    NoLive { app: String, stage: String },
+
+    /// `logs --release NAME`: not a release of the app/stage.
+    #[error("{name} is not a release of {app}/{stage}; its releases: {known}")]
+    UnknownRelease {
+        name: String,
+        app: String,
+        stage: String,
+        known: String,
+    },
+
+    /// `maintenance`: the proxy could not be switched (nginx keeps its previous config).
+    #[error("{0}")]
+    Maintenance(Box<crate::proxy::ProxyError>),
+
+    /// `maintenance` with a driver that has no maintenance mode, or a message nginx cannot hold.
+    #[error("{0}")]
+    MaintenanceUsage(String),
+
+    /// `exec`: the command's own exit code, passed through without a message.
+    #[error("the command exited with code {code}")]
+    Exit { code: i32 },
+
     #[error("could not write the output")]
     Output(#[source] std::io::Error),
 }
@@ -61,6 +93,8 @@ pub mod exit {
     pub const ENGINE: i32 = 3;
     pub const LOCKED: i32 = 4;
     pub const ROUTE_MOVED: i32 = 5;
+    /// The deploy succeeded but `hooks.post_deploy` failed.
+    pub const POST_DEPLOY_FAILED: i32 = 7;
     pub const NEEDS_PERSON: i32 = 10;
 }
 
@@ -77,11 +111,23 @@ impl Error {
             Error::Declined | Error::Flagged { .. } => exit::DEPLOY_FAILED,
             Error::Incomplete { .. } => exit::NEEDS_PERSON,
             Error::Output(_) => exit::DEPLOY_FAILED,
+            Error::PostDeploy(_) => exit::POST_DEPLOY_FAILED,
+            Error::NoLive { .. } => exit::DEPLOY_FAILED,
+            Error::UnknownRelease { .. } => exit::USAGE,
+            Error::Exit { code } => *code,
+            Error::Maintenance(e) if e.needs_person() => exit::NEEDS_PERSON,
+            Error::Maintenance(_) => exit::DEPLOY_FAILED,
+            Error::MaintenanceUsage(_) => exit::USAGE,
         }
     }
 }
 
 impl Error {
+    /// Errors that are only an exit code (`exec` passing its command's on): nothing to print.
+    pub fn is_silent(&self) -> bool {
+        matches!(self, Error::Exit { .. })
+    }
+
     /// A line on what to do, when the error alone does not say it.
     pub fn hint(&self) -> Option<&'static str> {
         match self {

@@ -30,6 +30,9 @@ pub struct Record {
     pub exit_code: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The run id (also the hooks' `BGDEPLOY_RUN`); absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// Parses the file, skipping lines that are not records (a record written by a newer
@@ -97,6 +100,7 @@ mod tests {
             result: "ok".into(),
             exit_code: 0,
             message: None,
+            run: None,
         }
     }
 

@@ -33,7 +33,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(bgdeploy::cli::normalize_args(std::env::args().collect()));
     init_tracing(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -54,6 +54,7 @@ fn main() {
     });
     let code = match result {
         Ok(()) => exit::OK,
+        Err(e) if e.is_silent() => e.code(),
         Err(e) => {
             eprintln!("{}", chain(&e));
             if let Some(hint) = e.hint() {

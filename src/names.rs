@@ -15,6 +15,14 @@ pub const LABEL_IMAGE: &str = "bgdeploy.image";
 pub const KIND_APP: &str = "app";
 pub const KIND_NETWORK: &str = "network";
 pub const KIND_LOCK: &str = "lock";
+/// A container that runs one command of a release and is removed: `hooks.before_switch`,
+/// `exec --one-off`. Never a release: not live, standby or retired.
+pub const KIND_ONEOFF: &str = "oneoff";
+
+/// `<app>_<stage>_oneoff-<suffix>`: a one-off container of a release.
+pub fn oneoff_name(app: &str, stage: &str, suffix: &str) -> String {
+    format!("{app}_{stage}_oneoff-{suffix}")
+}
 
 /// `BACK_<app>_<stage>`: where a release starts and is health-checked. `B` sorts before
 /// `F`, so attaching the front network later does not take the default route.

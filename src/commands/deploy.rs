@@ -13,7 +13,7 @@ use crate::observe;
 use crate::plan::{Mode, Plan, PlanOptions, Pull, WarningCode, plan};
 use crate::progress;
 use crate::spec::Deploy;
-use crate::{secret, time};
+use crate::{hooks, secret, time};
 
 pub struct DeployArgs<'a> {
     pub command: &'static str,
@@ -63,16 +63,58 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
     for w in &first.warnings {
         reporter.note(&format!("warning: {}", w.message));
     }
+    // Listening from here on: a signal during `pre_deploy` kills the hook, not bgdeploy.
+    let mut cancel = Cancel::on_signals();
+    let run_info = hooks::RunInfo {
+        app: deploy.app.clone(),
+        stage: deploy.stage.clone(),
+        command: args.command.to_string(),
+        image: image.clone(),
+        // The release's unique suffix names the run too: one id per run, sortable by time.
+        run: opts.suffix.clone(),
+        hosts: vec![hooks::SINGLE_HOST.to_string()],
+        performer: crate::lock::owner(),
+    };
+    let hooks = Hooks {
+        deploy,
+        info: &run_info,
+        secrets: &secrets,
+    };
+    if let Some(hook) = &deploy.hooks.pre_deploy {
+        let env = hooks::environment(&run_info, None);
+        if let Err(e) = hooks::run(
+            "pre_deploy",
+            hook,
+            &env,
+            &secrets,
+            &mut *reporter,
+            &mut cancel,
+        )
+        .await
+        {
+            let err = DeployError::Hook(Box::new(e));
+            reporter.note("pre_deploy failed: nothing was changed");
+            hooks.on_failure(&mut *reporter, &err).await;
+            return Err(report_failure(
+                cli,
+                &mut *reporter,
+                args.command,
+                deploy,
+                err,
+            ));
+        }
+    }
     let mut exec = Executor::new(
         &engine,
         deploy,
         &secrets,
         &mut *reporter,
-        Cancel::on_signals(),
+        cancel,
         Job {
             command: args.command,
             image: image.clone(),
             cutover: !args.no_cutover,
+            run: run_info.run.clone(),
         },
     );
     let result = run_plan(&mut exec, &engine, deploy, &opts, &first).await;
@@ -84,18 +126,109 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
     match (outcome, failure) {
         (Some(outcome), _) => {
             let role = if args.no_cutover { "standby" } else { "live" };
-            let (doc, human) =
+            let post = hooks.post_deploy(&mut *reporter, role).await;
+            let (mut doc, human) =
                 execute::result_document(args.command, deploy, &image, &outcome, role);
+            if let Some(e) = &post {
+                // The deploy stands; the result says that the hook failed.
+                doc["exit_code"] = exit::POST_DEPLOY_FAILED.into();
+                doc["error"] = e.to_string().into();
+            }
             reporter.result(&doc, &human);
-            Ok(())
+            match post {
+                None => Ok(()),
+                Some(e) => Err(Error::PostDeploy(Box::new(e))),
+            }
         }
         (None, Some(err)) => {
-            if cli.output == OutputFormat::Json {
-                reporter.result(&execute::failure_document(args.command, deploy, &err), "");
-            }
-            Err(Error::from(err))
+            hooks.on_failure(&mut *reporter, &err).await;
+            Err(report_failure(
+                cli,
+                &mut *reporter,
+                args.command,
+                deploy,
+                err,
+            ))
         }
         (None, None) => Ok(()),
+    }
+}
+
+/// The failure's result line (JSON), and the error to exit with.
+fn report_failure(
+    cli: &Cli,
+    reporter: &mut dyn progress::Reporter,
+    command: &str,
+    deploy: &Deploy,
+    err: DeployError,
+) -> Error {
+    if cli.output == OutputFormat::Json {
+        reporter.result(&execute::failure_document(command, deploy, &err), "");
+    }
+    Error::from(err)
+}
+
+/// The hooks that run on bgdeploy's machine after the run.
+struct Hooks<'a> {
+    deploy: &'a Deploy,
+    info: &'a hooks::RunInfo,
+    secrets: &'a [(String, secret::Secret)],
+}
+
+impl Hooks<'_> {
+    /// Runs `post_deploy` after a success; returns why it failed, if it did.
+    async fn post_deploy(
+        &self,
+        reporter: &mut dyn progress::Reporter,
+        role: &str,
+    ) -> Option<hooks::HookError> {
+        let hook = self.deploy.hooks.post_deploy.as_ref()?;
+        let result = hooks::RunResult {
+            result: if role == "standby" { "standby" } else { "ok" },
+            exit_code: 0,
+        };
+        let env = hooks::environment(self.info, Some(result));
+        // A signal that ended nothing so far may still stop the notification.
+        let mut cancel = Cancel::on_signals();
+        hooks::run(
+            "post_deploy",
+            hook,
+            &env,
+            self.secrets,
+            reporter,
+            &mut cancel,
+        )
+        .await
+        .err()
+    }
+
+    /// Runs `on_failure` after a failed run. Its own failure is reported, and the run's exit
+    /// code stays the run's.
+    async fn on_failure(&self, reporter: &mut dyn progress::Reporter, err: &DeployError) {
+        let Some(hook) = self.deploy.hooks.on_failure.as_ref() else {
+            return;
+        };
+        let result = hooks::RunResult {
+            result: err.result_word(),
+            exit_code: err.code(),
+        };
+        let env = hooks::environment(self.info, Some(result));
+        // A fresh listener: the signal that interrupted the run must not also stop the
+        // hook that reports it; a second one does.
+        let mut cancel = Cancel::on_signals();
+        if hooks::run(
+            "on_failure",
+            hook,
+            &env,
+            self.secrets,
+            reporter,
+            &mut cancel,
+        )
+        .await
+        .is_err()
+        {
+            reporter.note("the on_failure hook failed (see above); the exit code is the run's");
+        }
     }
 }
 

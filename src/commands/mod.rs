@@ -6,15 +6,18 @@ mod confirm;
 mod deploy;
 mod doctor;
 mod down;
+mod exec;
 mod history;
 mod lock;
+mod logs;
+mod maintenance;
 mod man;
 mod plan;
 mod prune;
 mod status;
 mod validate;
 
-use crate::cli::{Cli, Command, LockAction, Target};
+use crate::cli::{Cli, Command, LockAction, MaintenanceAction, Target};
 use crate::error::Error;
 use crate::output::Output;
 use crate::spec::{self, Deploy, Spec};
@@ -98,6 +101,49 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Doctor { name } => doctor::run(&cli, &out, name.as_deref()).await,
         Command::Man => man::run(&out),
+        Command::Maintenance {
+            action: MaintenanceAction::On { target, message },
+        } => {
+            let message = message
+                .as_deref()
+                .unwrap_or(crate::proxy::maintenance::DEFAULT_MESSAGE);
+            maintenance::run(&cli, &out, target, Some(message)).await
+        }
+        Command::Maintenance {
+            action: MaintenanceAction::Off { target },
+        } => maintenance::run(&cli, &out, target, None).await,
+        Command::Exec {
+            target,
+            one_off,
+            interactive,
+            tty,
+            command,
+        } => {
+            let args = exec::ExecArgs {
+                target,
+                one_off: *one_off,
+                interactive: *interactive,
+                tty: *tty,
+                command,
+            };
+            exec::run(&cli, args).await
+        }
+        Command::Logs {
+            target,
+            follow,
+            since,
+            tail,
+            release,
+        } => {
+            let args = logs::LogsArgs {
+                target,
+                follow: *follow,
+                since: *since,
+                tail: *tail,
+                release: release.as_deref(),
+            };
+            logs::run(&cli, args).await
+        }
     }
 }
 

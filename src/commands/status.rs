@@ -13,11 +13,11 @@ use crate::lock::{self, Holder};
 use crate::observe::{self, NetworkLookup, Observed, ProxyLookup, Role, StageTarget};
 use crate::output::Output;
 use crate::render::status::{
-    ContainerStatus, LockStatus, NetworkStatus, ProxyStatus, StageNetworks, StageStatus,
-    StatusReport,
+    ContainerStatus, LockStatus, MaintenanceStatus, NetworkStatus, ProxyStatus, StageNetworks,
+    StageStatus, StatusReport,
 };
 use crate::route::{self, Endpoint, RouteReading};
-use crate::spec::{Spec, SpecError};
+use crate::spec::{Deploy, Spec, SpecError};
 use crate::{names, render, time};
 
 /// Route readings by container ID: a reading, or why there is none.
@@ -136,7 +136,28 @@ async fn stage_status(
     }))
     .await;
     let routes: Routes = readings.into_iter().collect();
-    Ok(build(&observed, app, stage, holder.as_ref(), &routes, now))
+    let mut status = build(&observed, app, stage, holder.as_ref(), &routes, now);
+    status.maintenance = maintenance(engine, deploy).await;
+    Ok(status)
+}
+
+/// Maintenance mode as the proxy's file says (`nginx` driver only: the others keep no state
+/// bgdeploy can read). Unreadable is unknown, not a failure of `status`.
+async fn maintenance(engine: &Engine, deploy: Option<&Deploy>) -> Option<MaintenanceStatus> {
+    let deploy = deploy?;
+    if !matches!(deploy.proxy.driver, crate::spec::ProxyDriver::Nginx { .. }) {
+        return None;
+    }
+    match crate::proxy::maintenance_state(engine, deploy).await {
+        Ok(message) => Some(MaintenanceStatus {
+            on: message.is_some(),
+            message,
+        }),
+        Err(e) => {
+            tracing::warn!("could not read the maintenance state: {e}");
+            None
+        }
+    }
 }
 
 /// The report of one app/stage from what was read. Pure, so it is tested without an engine.
@@ -241,6 +262,7 @@ pub(crate) fn build(
         },
         proxy,
         lock,
+        maintenance: None,
         containers,
         problems,
     }

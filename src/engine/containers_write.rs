@@ -39,6 +39,9 @@ pub struct ContainerSpec {
     /// The spec's container settings, for a release and its one-off containers; they
     /// replace `restart_unless_stopped` with their own `restart` (`engine::apply_settings`).
     pub settings: Option<crate::spec::ContainerSettings>,
+    /// A one-off run by `exec --one-off`: a TTY (`-t`), stdin kept open (`-i`).
+    pub tty: bool,
+    pub open_stdin: bool,
 }
 
 impl fmt::Debug for ContainerSpec {
@@ -55,6 +58,8 @@ impl fmt::Debug for ContainerSpec {
             .field("restart_unless_stopped", &self.restart_unless_stopped)
             .field("binds", &self.binds)
             .field("settings", &self.settings)
+            .field("tty", &self.tty)
+            .field("open_stdin", &self.open_stdin)
             .finish()
     }
 }
@@ -88,6 +93,11 @@ pub(crate) fn create_request(
         env: (!spec.env.is_empty())
             .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         cmd: spec.command.clone(),
+        tty: spec.tty.then_some(true),
+        open_stdin: spec.open_stdin.then_some(true),
+        // As `docker run -i`: stdin closes when the attached client closes it.
+        stdin_once: spec.open_stdin.then_some(true),
+        attach_stdin: spec.open_stdin.then_some(true),
         labels: Some(spec.labels.iter().cloned().collect::<HashMap<_, _>>()),
         host_config: Some(host_config),
         networking_config: network.map(|network| NetworkingConfig {
@@ -210,6 +220,8 @@ mod tests {
             restart_unless_stopped: true,
             binds: vec!["vol:/data".into()],
             settings: None,
+            tty: false,
+            open_stdin: false,
         }
     }
 

@@ -183,6 +183,12 @@ pub enum EngineError {
         "cannot start bgdeploy's probe next to container `{container}` on the engine: {reason}"
     )]
     Probe { container: String, reason: String },
+
+    #[error("cannot wait for container `{container}` to exit")]
+    WaitContainer { container: String, source: Bollard },
+
+    #[error("cannot attach to container `{container}`")]
+    Attach { container: String, source: Bollard },
 }
 
 impl EngineError {
@@ -251,7 +257,9 @@ impl EngineError {
             | EngineError::PutFile { source, .. }
             | EngineError::GetFile { source, .. }
             | EngineError::SignalContainer { source, .. }
-            | EngineError::ListProcesses { source, .. } => Some(source),
+            | EngineError::ListProcesses { source, .. }
+            | EngineError::WaitContainer { source, .. }
+            | EngineError::Attach { source, .. } => Some(source),
             EngineError::NameInUse { .. }
             | EngineError::Archive { .. }
             | EngineError::Probe { .. } => None,

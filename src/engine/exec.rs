@@ -76,7 +76,10 @@ impl Engine {
         })
     }
 
-    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64, bollard::errors::Error> {
+    pub(super) async fn exec_exit_code(
+        &self,
+        exec_id: &str,
+    ) -> Result<i64, bollard::errors::Error> {
         let give_up = tokio::time::Instant::now() + EXIT_CODE_WAIT;
         loop {
             let inspected = self.docker.inspect_exec(exec_id).await?;

@@ -2,6 +2,7 @@
 //! error, and answers in bgdeploy's own types so the rest of the crate never sees bollard.
 
 mod archive;
+mod attach;
 mod connect;
 mod containers;
 mod containers_write;
@@ -23,8 +24,10 @@ pub mod ssh;
 mod state;
 mod top;
 mod volumes;
+mod wait;
 
 pub use archive::MAX_FILE_BYTES;
+pub use attach::{Frame, Input, Output, Session};
 pub use connect::{DEFAULT_HOST, DockerHost, Transport, connect, connect_to};
 pub use containers::{ContainerDetails, ContainerEntry, EndpointDetails};
 pub use containers_write::ContainerSpec;

@@ -132,6 +132,16 @@ impl Executor<'_> {
                     return Err(DeployError::Unhealthy { report });
                 }
             }
+            Action::BeforeSwitch {
+                container,
+                image,
+                command,
+                timeout_secs,
+            } => {
+                let timeout = Duration::from_secs_f64(*timeout_secs);
+                self.before_switch(step, container, image, command, timeout)
+                    .await?;
+            }
             Action::CheckRoute { container, expect } => {
                 let reading = route::read_default_route(engine, container)
                     .await
@@ -189,8 +199,20 @@ impl Executor<'_> {
                     });
                 }
                 result.map_err(|e| self.after_switch_proxy(e))?;
-                if let (crate::plan::ProxyPhase::Add, Some(verify)) = (phase, &deploy.proxy.verify)
-                {
+                let verify = match (phase, &deploy.proxy.verify) {
+                    (crate::plan::ProxyPhase::Add, Some(verify)) => Some(verify),
+                    _ => None,
+                };
+                // Through a maintenance page nothing answers but the page: nothing to verify.
+                let verify = match verify {
+                    Some(_) if proxy::maintenance_state(engine, deploy).await?.is_some() => {
+                        self.reporter
+                            .note("maintenance is on: the check through the proxy is skipped");
+                        None
+                    }
+                    other => other,
+                };
+                if let Some(verify) = verify {
                     let reporter = &mut *self.reporter;
                     let mut on_probe =
                         |r: &health::ProbeReport| reporter.step_progress(&format!("verify: {r}"));
@@ -377,35 +399,7 @@ impl Executor<'_> {
         network: &str,
         gw_priority: Option<i64>,
     ) -> ContainerSpec {
-        let deploy = self.deploy;
-        let mut env: Vec<(String, String)> = deploy
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        env.extend(
-            self.secrets
-                .iter()
-                .map(|(k, v)| (k.clone(), v.expose().to_string())),
-        );
-        if let ProxyDriver::NginxProxy { virtual_host, .. } = &deploy.proxy.driver {
-            env.push(("VIRTUAL_HOST".into(), virtual_host.clone()));
-            env.push(("VIRTUAL_PORT".into(), deploy.port.to_string()));
-        }
-        let mut labels = names::labels(&deploy.app, &deploy.stage, names::KIND_APP);
-        labels.push((names::LABEL_IMAGE.to_string(), image.to_string()));
-        ContainerSpec {
-            name: name.to_string(),
-            image: image.to_string(),
-            env,
-            command: deploy.command.clone(),
-            labels,
-            network: network.to_string(),
-            gw_priority,
-            restart_unless_stopped: true,
-            binds: Vec::new(),
-            settings: Some(deploy.container.clone()),
-        }
+        super::release::release_spec(self.deploy, self.secrets, name, image, network, gw_priority)
     }
 
     /// The container's id and its address on the back network, where health checks go.

@@ -25,6 +25,11 @@ impl Cancel {
         Cancel { rx }
     }
 
+    /// A `Cancel` driven by the caller (tests, or code that already listens for signals).
+    pub fn from_receiver(rx: watch::Receiver<bool>) -> Cancel {
+        Cancel { rx }
+    }
+
     pub fn is_cancelled(&self) -> bool {
         *self.rx.borrow()
     }

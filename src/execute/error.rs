@@ -50,6 +50,14 @@ pub enum DeployError {
     #[error(transparent)]
     Proxy(Box<crate::proxy::ProxyError>),
 
+    /// A hook on bgdeploy's machine failed (`pre_deploy` stops the run before any change).
+    #[error(transparent)]
+    Hook(Box<crate::hooks::HookError>),
+
+    /// `hooks.before_switch` failed in its one-off container; the message has its last lines.
+    #[error("{message}")]
+    BeforeSwitch { message: String },
+
     #[error("interrupted by a signal during: {step}")]
     Interrupted { step: String },
 
@@ -86,6 +94,8 @@ impl DeployError {
             | DeployError::NoAddress { .. }
             | DeployError::RouteUnreadable { .. }
             | DeployError::Unhealthy { .. }
+            | DeployError::Hook(_)
+            | DeployError::BeforeSwitch { .. }
             | DeployError::Interrupted { .. } => exit::DEPLOY_FAILED,
             DeployError::AfterSwitch { .. } | DeployError::NeedsPerson { .. } => exit::NEEDS_PERSON,
         }
@@ -95,6 +105,9 @@ impl DeployError {
     pub fn result_word(&self) -> &'static str {
         match self {
             DeployError::Interrupted { .. } => "interrupted",
+            DeployError::Hook(e) if matches!(**e, crate::hooks::HookError::Interrupted { .. }) => {
+                "interrupted"
+            }
             DeployError::RouteMoved { .. } => "route_moved",
             DeployError::AfterSwitch { .. } | DeployError::NeedsPerson { .. } => "needs_person",
             _ => "failed",

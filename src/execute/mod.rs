@@ -6,7 +6,9 @@ mod apply;
 mod cancel;
 mod error;
 mod group;
+mod oneoff;
 mod record;
+pub mod release;
 
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,8 @@ pub struct Job {
     pub image: String,
     /// False for `up --no-cutover`: success leaves a standby.
     pub cutover: bool,
+    /// The run id, recorded in the history and given to the hooks.
+    pub run: String,
 }
 
 pub struct Executor<'a> {
@@ -76,6 +80,7 @@ pub struct Executor<'a> {
     image: String,
     /// False for `up --no-cutover`: success leaves a standby.
     cutover: bool,
+    run: String,
     lock: Option<LockGuard>,
     /// The history file as this run read it under the lock (see `record`).
     history_base: Option<String>,
@@ -101,7 +106,10 @@ pub struct Executor<'a> {
 fn interruptible(action: &Action) -> bool {
     match action {
         Action::AcquireLock { wait_secs, .. } => *wait_secs > 0.0,
-        Action::PullImage { .. } | Action::WaitHealthy { .. } | Action::Drain { .. } => true,
+        Action::PullImage { .. }
+        | Action::WaitHealthy { .. }
+        | Action::BeforeSwitch { .. }
+        | Action::Drain { .. } => true,
         _ => false,
     }
 }
@@ -124,6 +132,7 @@ impl<'a> Executor<'a> {
             command: job.command,
             image: job.image,
             cutover: job.cutover,
+            run: job.run,
             lock: None,
             history_base: None,
             undo: Vec::new(),

@@ -46,6 +46,7 @@ impl Executor<'_> {
             result: result.to_string(),
             exit_code,
             message,
+            run: Some(self.run.clone()),
         }
     }
 

@@ -46,6 +46,8 @@ pub(super) fn container(
     front: &str,
 ) -> ContainerInfo {
     let attachments = attachments(&c.endpoints, internal);
+    // A one-off that is no longer running is what a killed run left: never a release.
+    let oneoff = c.labels.get(names::LABEL_KIND).map(String::as_str) == Some(names::KIND_ONEOFF);
     ContainerInfo {
         id: c.id.clone(),
         name: c.name.clone(),
@@ -53,7 +55,11 @@ pub(super) fn container(
         state: c.state.clone(),
         health: c.health.clone(),
         created: c.created_unix(),
-        role: role(c.running, &c.state, &attachments, front),
+        role: if oneoff {
+            Role::Leftover
+        } else {
+            role(c.running, &c.state, &attachments, front)
+        },
         attachments,
         resources: c.resources,
     }

@@ -6,7 +6,7 @@ use futures_util::future::try_join_all;
 
 use super::classify::{self, InternalFlags};
 use super::model::{NetworkInfo, Observed, ProxyLookup};
-use crate::engine::{ContainerDetails, Engine, EngineError, lookup_network};
+use crate::engine::{ContainerDetails, ContainerEntry, Engine, EngineError, lookup_network};
 use crate::names;
 use crate::spec::Deploy;
 
@@ -103,9 +103,13 @@ async fn app_containers(
     stage: &str,
 ) -> Result<Vec<ContainerDetails>, EngineError> {
     let listed = engine.list_app_containers(app, stage).await?;
-    let releases = listed.iter().filter(|c| {
+    // A running one-off (an `exec --one-off` session) is nobody's to touch; one that ended
+    // is a leftover for the next deploy to remove. Probes are bgdeploy's own helpers.
+    let releases = listed.iter().filter(|c: &&ContainerEntry| {
         let kind = c.labels.get(names::LABEL_KIND).map(String::as_str);
-        kind != Some(names::KIND_LOCK) && kind != Some(crate::engine::probe::KIND_PROBE)
+        kind != Some(names::KIND_LOCK)
+            && kind != Some(crate::engine::probe::KIND_PROBE)
+            && !(kind == Some(names::KIND_ONEOFF) && c.state == "running")
     });
     let inspected = try_join_all(releases.map(|c| engine.inspect_container(&c.id))).await?;
     // A container removed between the listing and its inspection is simply gone.

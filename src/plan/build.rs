@@ -343,7 +343,23 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
         },
     );
 
-    let tail = if opts.mode == Mode::Up && opts.no_cutover {
+    let switching = !(opts.mode == Mode::Up && opts.no_cutover);
+    // Once per run that moves traffic to a release that never served it: `rollback` brings
+    // back one that did (its migrations ran), and a standby runs it at its `cutover`.
+    let migrates = matches!(opts.mode, Mode::Up | Mode::Cutover);
+    if let (true, true, Some(hook)) = (switching, migrates, &deploy.hooks.before_switch) {
+        let oneoff = names::oneoff_name(app, stage, &opts.suffix);
+        b.step(
+            &oneoff,
+            Action::BeforeSwitch {
+                container: oneoff.clone(),
+                image: image.clone(),
+                command: hook.command.clone(),
+                timeout_secs: secs(hook.timeout),
+            },
+        );
+    }
+    let tail = if !switching {
         Tail::default()
     } else {
         switch(&mut b, deploy, &nets, &new, &mut sim)

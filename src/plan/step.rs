@@ -128,6 +128,15 @@ pub enum Action {
         check: String,
         deadline_secs: f64,
     },
+    /// `hooks.before_switch`: run `command` to completion in a one-off container of the new
+    /// release (its image and settings, on the back side), then remove it; a non-zero exit
+    /// or a timeout fails the run before any traffic moves.
+    BeforeSwitch {
+        container: String,
+        image: String,
+        command: Vec<String>,
+        timeout_secs: f64,
+    },
     /// Read the container's default route from the kernel and compare with `expect`.
     CheckRoute {
         container: String,
@@ -264,6 +273,18 @@ impl std::fmt::Display for Action {
                     dur(*deadline_secs)
                 )
             }
+            Action::BeforeSwitch {
+                container,
+                image,
+                command,
+                timeout_secs,
+            } => write!(
+                f,
+                "run hooks.before_switch `{}` in a one-off container {container} of {image} \
+                 (timeout {}), then remove it",
+                command.join(" "),
+                dur(*timeout_secs)
+            ),
             Action::CheckRoute { container, expect } => match expect {
                 Some(net) => write!(f, "check that {container}'s default route is on {net}"),
                 None => write!(f, "check that {container} has no default route"),

@@ -45,6 +45,7 @@ fn deploy() -> Deploy {
         stop_timeout: Duration::from_secs(10),
         keep: 2,
         container: Default::default(),
+        hooks: Default::default(),
     }
 }
 
@@ -494,4 +495,70 @@ fn container_settings_are_shown_and_a_missing_bind_path_is_a_warning() {
     let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
     assert_eq!(codes, [WarningCode::BindPathMissing]);
     snap("container_settings", &plan);
+}
+
+/// `hooks.before_switch` runs once the release is healthy and before traffic moves, for `up`
+/// and `cutover`; never for `rollback` (that release already served) or `--no-cutover`.
+#[test]
+fn before_switch_comes_between_healthy_and_the_switch() {
+    let mut d = deploy();
+    d.hooks.before_switch = Some(crate::spec::Hook {
+        command: vec!["bin/migrate".into()],
+        timeout: Duration::from_secs(600),
+    });
+    let actions = |p: &Plan| -> Vec<String> { p.steps.iter().map(Step::action_name).collect() };
+    let up = plan_ok(&d, &empty(41), &opts());
+    let names = actions(&up);
+    let at = names
+        .iter()
+        .position(|a| a == "before_switch")
+        .expect("a before_switch step");
+    assert_eq!(names[at - 1], "wait_healthy", "{names:?}");
+    assert!(
+        names[at + 1..].iter().any(|a| a == "connect_network"),
+        "{names:?}"
+    );
+    let step = &up.steps[at];
+    assert_eq!(step.target, "shop_stage_oneoff-20261126-031500-4f2a");
+    let json = serde_json::to_value(step).expect("json");
+    assert_eq!(json["image"], "shop:1.4.2");
+    assert_eq!(json["command"], serde_json::json!(["bin/migrate"]));
+    assert_eq!(json["timeout_secs"], 600.0);
+    assert!(
+        step.description.contains("bin/migrate"),
+        "{}",
+        step.description
+    );
+
+    let standby = PlanOptions {
+        no_cutover: true,
+        ..opts()
+    };
+    assert!(!actions(&plan_ok(&d, &empty(41), &standby)).contains(&"before_switch".into()));
+
+    let mut obs = empty(41);
+    obs.containers = vec![
+        container(
+            "shop_stage_new",
+            Role::Standby,
+            2,
+            vec![att("BACK_shop_stage", false)],
+        ),
+        container(
+            "shop_stage_old",
+            Role::Retired,
+            1,
+            vec![att("BACK_shop_stage", false)],
+        ),
+    ];
+    let cutover = PlanOptions {
+        mode: Mode::Cutover,
+        ..opts()
+    };
+    assert!(actions(&plan_ok(&d, &obs, &cutover)).contains(&"before_switch".into()));
+    let rollback = PlanOptions {
+        mode: Mode::Rollback { to: None },
+        ..opts()
+    };
+    assert!(!actions(&plan_ok(&d, &obs, &rollback)).contains(&"before_switch".into()));
 }

@@ -48,6 +48,24 @@ impl Reporter for JsonReporter {
         self.emit(json!({"event": "note", "message": message}));
     }
 
+    fn hook_started(&mut self, hook: &str, command: &str) {
+        self.emit(json!({"event": "hook_started", "hook": hook, "command": command}));
+    }
+
+    fn hook_output(&mut self, hook: &str, line: &str) {
+        self.emit(json!({"event": "hook_output", "hook": hook, "line": line}));
+    }
+
+    fn hook_finished(&mut self, hook: &str, elapsed: Duration, error: Option<&str>) {
+        self.emit(json!({
+            "event": "hook_finished",
+            "hook": hook,
+            "ok": error.is_none(),
+            "error": error,
+            "elapsed_secs": elapsed.as_secs_f64(),
+        }));
+    }
+
     fn result(&mut self, result: &serde_json::Value, _human: &str) {
         let mut doc = result.clone();
         if let Some(map) = doc.as_object_mut() {

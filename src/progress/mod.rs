@@ -36,6 +36,21 @@ pub trait Reporter: Send {
     fn step_finished(&mut self, n: usize, step: &Step, status: StepStatus, elapsed: Duration);
     /// Something that is not a step: compensation, a note, a warning.
     fn note(&mut self, message: &str);
+    /// A hook (`hooks.*`) starts: `command` is its argv joined.
+    fn hook_started(&mut self, hook: &str, command: &str) {
+        self.note(&format!("hook {hook}: {command}"));
+    }
+    /// One line a hook printed (secrets already redacted).
+    fn hook_output(&mut self, hook: &str, line: &str) {
+        self.note(&format!("{hook} | {line}"));
+    }
+    /// A hook ended: `error` is why it failed, `None` when it succeeded.
+    fn hook_finished(&mut self, hook: &str, elapsed: Duration, error: Option<&str>) {
+        match error {
+            None => self.note(&format!("hook {hook} done in {}", elapsed_text(elapsed))),
+            Some(e) => self.note(&format!("hook {hook} failed: {e}")),
+        }
+    }
     /// The final result document (the last JSON line).
     fn result(&mut self, result: &serde_json::Value, human: &str);
 }
@@ -54,6 +69,10 @@ pub fn for_output(format: OutputFormat, quiet: bool) -> Box<dyn Reporter> {
             }
         }
     }
+}
+
+fn elapsed_text(d: Duration) -> String {
+    elapsed(d)
 }
 
 fn elapsed(d: Duration) -> String {

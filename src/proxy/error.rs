@@ -12,6 +12,11 @@ fn dur(d: &Duration) -> humantime::FormattedDuration {
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     #[error(
+        "maintenance mode needs proxy driver `nginx` or `command`; this app/stage uses `{driver}`"
+    )]
+    NoMaintenance { driver: &'static str },
+
+    #[error(
         "cannot write the nginx config `{path}` into the proxy container `{container}`: check \
          that its directory exists there and that nginx includes it (e.g. \
          `include /etc/nginx/conf.d/*.conf;` in the http block)"
@@ -103,8 +108,8 @@ pub enum ProxyError {
     },
 
     #[error(
-        "the proxy command `{argv}` did not finish within {} and was killed (processes it \
-         started in the background may live on); its last lines:\n{output}",
+        "the proxy command `{argv}` did not finish within {} and was killed, with every \
+         process it started; its last lines:\n{output}",
         dur(waited)
     )]
     CommandTimeout {

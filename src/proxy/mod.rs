@@ -12,6 +12,7 @@
 mod command;
 mod error;
 mod exec;
+pub mod maintenance;
 mod nginx;
 mod nginx_proxy;
 mod reloaded;
@@ -64,6 +65,72 @@ impl From<ProxyPhase> for Phase {
     }
 }
 
+/// The maintenance message of the nginx driver's file in the proxy, `None` when it routes.
+async fn current_maintenance(
+    engine: &Engine,
+    container: &str,
+    config_path: &str,
+) -> Result<Option<String>, ProxyError> {
+    let file = engine.get_file(container, config_path).await?;
+    Ok(file.and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(&bytes))))
+}
+
+/// Whether maintenance mode is on for `deploy`: `Some(message)` when it is, `None` when the
+/// proxy routes, or the driver keeps no state bgdeploy can read (`command`, `none`, ...).
+pub async fn maintenance_state(
+    engine: &Engine,
+    deploy: &Deploy,
+) -> Result<Option<String>, ProxyError> {
+    match &deploy.proxy.driver {
+        ProxyDriver::Nginx {
+            container,
+            config_path,
+            ..
+        } => current_maintenance(engine, container, config_path).await,
+        _ => Ok(None),
+    }
+}
+
+/// Turns maintenance mode on (`Some(message)`) or off (`None`, routing to `backends` again).
+/// `nginx`: renders the server block, tests and reloads as a switch does. `command`: runs the
+/// command with `BGDEPLOY_PHASE` `maintenance_on`/`maintenance_off`. Other drivers cannot.
+pub async fn set_maintenance(
+    engine: &Engine,
+    deploy: &Deploy,
+    message: Option<&str>,
+    backends: &[Backend],
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), ProxyError> {
+    match &deploy.proxy.driver {
+        ProxyDriver::Nginx {
+            container,
+            virtual_host,
+            config_path,
+            reload,
+        } => {
+            let target = nginx::Target {
+                container,
+                config_path,
+                reload: reload.as_deref(),
+            };
+            let config = match message {
+                Some(message) => {
+                    maintenance::render(&deploy.app, &deploy.stage, virtual_host, message)
+                }
+                None => render(&deploy.app, &deploy.stage, virtual_host, backends),
+            };
+            nginx::apply(engine, &target, &config, on_line).await
+        }
+        ProxyDriver::Command { command } => {
+            let env = command::maintenance_environment(deploy, message, backends);
+            command::run(command, &env, command::timeout(deploy), on_line).await
+        }
+        ProxyDriver::NginxProxy { .. } | ProxyDriver::None => Err(ProxyError::NoMaintenance {
+            driver: deploy.proxy.driver.name(),
+        }),
+    }
+}
+
 /// Makes the proxy route `deploy`'s virtual host to exactly `backends`: after an `Add`, the new
 /// release; after a `Remove`, what stays live. `changed` is the release this switch is about
 /// (the command driver passes it on). `on_line` hears progress and the command driver's output.
@@ -93,8 +160,22 @@ pub async fn switch(
                 config_path,
                 reload: reload.as_deref(),
             };
-            let config = render(&deploy.app, &deploy.stage, virtual_host, backends);
-            nginx::apply(engine, &target, &config, on_line).await
+            // Read once: the previous file to restore on failure, and whether maintenance is on.
+            let previous = engine.get_file(container, config_path).await?;
+            let in_maintenance = previous
+                .as_deref()
+                .and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(bytes)));
+            // A deploy during maintenance keeps the page on: the new release waits behind it.
+            let config = match in_maintenance {
+                Some(message) => {
+                    on_line(
+                        "maintenance is on: the page stays up, and nginx will route to the new release at `maintenance off`",
+                    );
+                    maintenance::render(&deploy.app, &deploy.stage, virtual_host, &message)
+                }
+                None => render(&deploy.app, &deploy.stage, virtual_host, backends),
+            };
+            nginx::apply_over(engine, &target, &config, previous, on_line).await
         }
         ProxyDriver::NginxProxy {
             container,

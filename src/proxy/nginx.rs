@@ -29,10 +29,23 @@ pub(super) async fn apply(
     config: &str,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<(), ProxyError> {
+    // Read before anything changes: an error here leaves everything as it was.
+    let previous = engine
+        .get_file(target.container, target.config_path)
+        .await?;
+    apply_over(engine, target, config, previous, on_line).await
+}
+
+/// As `apply`, with the file's current content (`None`: no file) already read.
+pub(super) async fn apply_over(
+    engine: &Engine,
+    target: &Target<'_>,
+    config: &str,
+    previous: Option<Vec<u8>>,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), ProxyError> {
     let container = target.container;
     let path = target.config_path;
-    // Read before anything changes: an error here leaves everything as it was.
-    let previous = engine.get_file(container, path).await?;
     let file = File {
         engine,
         container,

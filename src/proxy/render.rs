@@ -112,7 +112,7 @@ fn identifier(name: &str) -> String {
 }
 
 /// 32-bit FNV-1a: stable across Rust versions and runs, unlike `DefaultHasher`.
-fn fnv1a(bytes: &[u8]) -> u32 {
+pub(super) fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5, |hash: u32, b| {
         (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })

@@ -120,6 +120,7 @@ mod tests {
             result: result.into(),
             exit_code: if result == "ok" { 0 } else { 1 },
             message: message.map(str::to_string),
+            run: None,
         }
     }
 

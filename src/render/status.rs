@@ -22,10 +22,20 @@ pub struct StageStatus {
     /// `None` when there is no spec for this app/stage, or its proxy driver has no container.
     pub proxy: Option<ProxyStatus>,
     pub lock: Option<LockStatus>,
+    /// Maintenance mode (`nginx` driver); `None` when unknown: no spec, another driver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<MaintenanceStatus>,
     /// Newest first.
     pub containers: Vec<ContainerStatus>,
     /// Everything flagged, one sentence each (also shown under the table).
     pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaintenanceStatus {
+    pub on: bool,
+    /// The page's message while on.
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,6 +126,14 @@ fn stage(s: &StageStatus) -> String {
     );
     let _ = writeln!(out, "  proxy:    {}", proxy(s.proxy.as_ref(), &s.networks));
     let _ = writeln!(out, "  lock:     {}", lock(s.lock.as_ref()));
+    if let Some(m) = &s.maintenance {
+        let state = match (&m.on, &m.message) {
+            (true, Some(message)) => format!("ON, the proxy answers 503 \"{message}\""),
+            (true, None) => "ON".to_string(),
+            (false, _) => "off".to_string(),
+        };
+        let _ = writeln!(out, "  maintenance: {state}");
+    }
     let _ = writeln!(out);
     if s.containers.is_empty() {
         let _ = writeln!(out, "  no containers");

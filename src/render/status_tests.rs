@@ -64,6 +64,7 @@ fn fixture() -> StatusReport {
             running: true,
             default_route: Some("bridge".into()),
         }),
+        maintenance: None,
         lock: None,
         containers: vec![
             standby,
@@ -107,6 +108,7 @@ fn fixture() -> StatusReport {
             },
         },
         proxy: None,
+        maintenance: None,
         lock: Some(LockStatus {
             owner: "ann@box pid 42".into(),
             since: Some("2026-11-26T03:00:00Z".into()),
@@ -143,6 +145,7 @@ fn fixture() -> StatusReport {
             running: false,
             default_route: None,
         }),
+        maintenance: None,
         lock: None,
         containers: vec![],
         problems: vec![],

@@ -43,6 +43,28 @@ pub struct Deploy {
     pub keep: u32,
     /// Volumes, limits, logging, user and the rest of Compose's keys (DESIGN.md §11).
     pub container: super::settings::ContainerSettings,
+    /// `hooks`: commands run around the deploy (DESIGN.md §10).
+    pub hooks: Hooks,
+}
+
+/// `hooks:` — what runs around a deploy. Every hook is optional.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hooks {
+    /// On bgdeploy's machine, before anything changes; a failure stops the run (exit 1).
+    pub pre_deploy: Option<Hook>,
+    /// In a one-off container of the new image, once it is healthy and before traffic moves.
+    pub before_switch: Option<Hook>,
+    /// On bgdeploy's machine, after a run that succeeded.
+    pub post_deploy: Option<Hook>,
+    /// On bgdeploy's machine, after a run that failed.
+    pub on_failure: Option<Hook>,
+}
+
+/// One hook: a command and how long it may run before it is killed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hook {
+    pub command: Vec<String>,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +216,11 @@ pub mod defaults {
     pub const DRAIN: Duration = Duration::from_secs(5);
     pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
     pub const KEEP: u32 = 2;
+    /// `hooks.pre_deploy`, `post_deploy`, `on_failure`: a check or a notification that runs
+    /// longer than this is hung.
+    pub const HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+    /// `hooks.before_switch`: migrations can take a while.
+    pub const BEFORE_SWITCH_TIMEOUT: Duration = Duration::from_secs(10 * 60);
     /// docker-gen regenerates its templates on SIGHUP.
     pub const DOCKER_GEN_SIGNAL: &str = "HUP";
 }

@@ -13,7 +13,7 @@ use crate::harness::{DEMO_V1, DEMO_V2, NGINX, TestEnv, docker, require_engine, r
 use crate::up::{containers, live, serves};
 
 /// A proxy container on `bridge`, as operators run it; returns (name, its bridge IP).
-fn proxy(env: &TestEnv) -> (String, String) {
+pub fn proxy(env: &TestEnv) -> (String, String) {
     let name = env.name("proxy");
     env.container(&name).image(NGINX).run();
     let ip = docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name])
@@ -49,7 +49,7 @@ pub fn get(ip: &str, host: &str, path: &str) -> Option<String> {
     })
 }
 
-fn nginx_spec(env: &TestEnv, proxy: &str, ip: &str, extra: &str) -> (String, String) {
+pub fn nginx_spec(env: &TestEnv, proxy: &str, ip: &str, extra: &str) -> (String, String) {
     let app = env.name("shop");
     let yaml = format!(
         "apps:\n  {app}:\n    image: {DEMO_V1}\n    port: 8080\n    health: {{http: /up, interval: 100ms, deadline: 20s}}\n    proxy:\n      driver: nginx\n      container: {proxy}\n      virtual_host: shop.test\n      config_path: /etc/nginx/conf.d/{app}.conf\n      verify: {{url: \"http://{ip}/version\", host: shop.test}}\n    drain: 10s\n    stop_timeout: 2s\n    keep: 1\n{extra}    stages:\n      stage: {{}}\n"
@@ -57,7 +57,7 @@ fn nginx_spec(env: &TestEnv, proxy: &str, ip: &str, extra: &str) -> (String, Str
     (app, yaml)
 }
 
-fn up(env: &TestEnv, yaml: &str, app: &str, image: &str) -> crate::harness::cli::Run {
+pub fn up(env: &TestEnv, yaml: &str, app: &str, image: &str) -> crate::harness::cli::Run {
     env.bgdeploy()
         .args(["up", app, "stage", "--image", image])
         .spec(yaml)
@@ -66,13 +66,13 @@ fn up(env: &TestEnv, yaml: &str, app: &str, image: &str) -> crate::harness::cli:
 }
 
 /// Requests in a loop until stopped (at most 60 s, or the bound given): (sent, failed).
-struct Load {
+pub struct Load {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<(usize, usize)>,
 }
 
 impl Load {
-    fn start(ip: &str) -> Load {
+    pub fn start(ip: &str) -> Load {
         Load::start_for(ip, Duration::from_secs(60))
     }
 
@@ -94,7 +94,7 @@ impl Load {
         Load { stop, handle }
     }
 
-    fn finish(self) -> (usize, usize) {
+    pub fn finish(self) -> (usize, usize) {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.join().expect("the load thread")
     }

@@ -66,7 +66,7 @@ async fn containers_and_networks_round_trip() {
         gw_priority: Some(10),
         restart_unless_stopped: true,
         binds: Vec::new(),
-        settings: None,
+        ..Default::default()
     };
     let debug = format!("{spec:?}");
     assert!(

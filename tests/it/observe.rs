@@ -47,6 +47,7 @@ fn deploy(app: &str, stage: &str, driver: ProxyDriver, networks: Vec<String>) ->
         stop_timeout: Duration::from_secs(10),
         keep: 2,
         container: Default::default(),
+        hooks: Default::default(),
     }
 }
 

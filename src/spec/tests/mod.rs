@@ -3,6 +3,7 @@
 
 mod errors;
 mod example;
+mod hooks;
 mod hostile;
 mod settings;
 mod stages;

@@ -64,6 +64,23 @@ pub(super) struct Layer {
     pub keep: Val<u32>,
     /// The container settings of DESIGN.md §11.
     pub settings: super::settings::SettingsLayer,
+    pub hooks: Val<HooksLayer>,
+}
+
+/// `hooks:` as written in one layer; a stage's hook replaces the app's hook of the same name.
+#[derive(Debug, Clone, Default)]
+pub(super) struct HooksLayer {
+    pub pre_deploy: Val<HookLayer>,
+    pub before_switch: Val<HookLayer>,
+    pub post_deploy: Val<HookLayer>,
+    pub on_failure: Val<HookLayer>,
+}
+
+/// One hook as written: `[argv...]` or `{command: [...], timeout: 5m}`.
+#[derive(Debug, Clone)]
+pub(super) struct HookLayer {
+    pub command: Vec<String>,
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default)]

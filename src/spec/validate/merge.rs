@@ -8,7 +8,7 @@
 //! - a proxy driver: when a stage names a different driver, the app's proxy keys that the new
 //!   driver does not read (e.g. `config_path` when switching to nginx-proxy) are dropped.
 
-use super::layer::{HealthLayer, Layer, Mode, ProxyLayer, Val, VerifyLayer};
+use super::layer::{HealthLayer, HooksLayer, Layer, Mode, ProxyLayer, Val, VerifyLayer};
 
 pub(super) fn merge(app: &Layer, stage: &Layer) -> Layer {
     let app = app.clone();
@@ -30,6 +30,17 @@ pub(super) fn merge(app: &Layer, stage: &Layer) -> Layer {
         stop_timeout: stage.stop_timeout.or(app.stop_timeout),
         keep: stage.keep.or(app.keep),
         settings: super::settings_resolve::merge(&app.settings, &stage.settings),
+        hooks: blocks(app.hooks, stage.hooks, hooks),
+    }
+}
+
+/// Hook by hook: a stage's hook replaces the app's hook of the same name, whole.
+fn hooks(app: HooksLayer, stage: HooksLayer) -> HooksLayer {
+    HooksLayer {
+        pre_deploy: stage.pre_deploy.or(app.pre_deploy),
+        before_switch: stage.before_switch.or(app.before_switch),
+        post_deploy: stage.post_deploy.or(app.post_deploy),
+        on_failure: stage.on_failure.or(app.on_failure),
     }
 }
 

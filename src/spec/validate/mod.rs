@@ -5,6 +5,7 @@
 //! is then merged over the app and resolved into a `Deploy`.
 
 mod check;
+mod hooks;
 mod layer;
 mod leaf;
 mod merge;

@@ -23,6 +23,7 @@ const APP_KEYS: &[&str] = &[
     "drain",
     "stop_timeout",
     "keep",
+    "hooks",
     "stages",
 ];
 const STAGE_KEYS: &[&str] = &[
@@ -38,6 +39,7 @@ const STAGE_KEYS: &[&str] = &[
     "drain",
     "stop_timeout",
     "keep",
+    "hooks",
     "virtual_host",
 ];
 const HEALTH_KEYS: &[&str] = &[
@@ -138,6 +140,7 @@ pub(super) fn read<'n>(
                     Val::from_checked(leaf::duration(check, value, &key_at, false));
             }
             "keep" => layer.keep = Val::from_checked(leaf::count(check, value, &key_at, 0)),
+            "hooks" => layer.hooks = Val::from_checked(super::hooks::read(check, value, &key_at)),
             _ => {
                 settings::read_key(check, &mut layer.settings, key, value, &key_at);
             }

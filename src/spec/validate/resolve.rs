@@ -94,6 +94,7 @@ pub(super) fn resolve(layer: &Layer, app: &str, stage: &str) -> Resolved {
                 stop_timeout: value_or(&layer.stop_timeout, defaults::STOP_TIMEOUT),
                 keep: value_or(&layer.keep, defaults::KEEP),
                 container,
+                hooks: super::hooks::resolve(layer.hooks.set()),
             })
         }
         _ => None,

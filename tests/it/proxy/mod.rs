@@ -178,6 +178,7 @@ pub fn deploy(driver: ProxyDriver) -> Deploy {
         stop_timeout: Duration::from_secs(10),
         keep: 2,
         container: Default::default(),
+        hooks: Default::default(),
     }
 }
 

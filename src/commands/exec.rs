@@ -1,0 +1,260 @@
+//! `bgdeploy exec APP STAGE [-i] [-t] [--one-off] -- CMD...`: a command in the live release's
+//! container, or in a one-off container of the live release (removed afterwards). The
+//! command's exit code becomes bgdeploy's.
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::{deploy, load};
+use crate::cli::{Cli, Target};
+use crate::engine::{self, Engine, EngineError, Frame, Session};
+use crate::error::Error;
+use crate::execute::release::oneoff_spec;
+use crate::observe::{self, ContainerInfo};
+use crate::secret::Secret;
+use crate::spec::Deploy;
+use crate::{names, terminal, time};
+
+pub struct ExecArgs<'a> {
+    pub target: &'a Target,
+    pub one_off: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub command: &'a [String],
+}
+
+pub async fn run(cli: &Cli, args: ExecArgs<'_>) -> Result<(), Error> {
+    let spec = load(cli)?;
+    let deploy = deploy(&spec, args.target)?;
+    let engine = engine::connect(cli.context.as_deref()).await?;
+    let live = live_release(&engine, deploy).await?;
+    let code = if args.one_off {
+        one_off(&engine, deploy, &live, &args).await?
+    } else {
+        in_live(&engine, &live.name, &args).await?
+    };
+    match i32::try_from(code) {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(Error::Exit { code }),
+        // The engine says -1 when it could not tell; bgdeploy then fails as a deploy does.
+        Err(_) => Err(Error::Exit { code: 1 }),
+    }
+}
+
+/// The live release of the app/stage (the newest one when, unusually, there are several).
+pub(super) async fn live_release(engine: &Engine, deploy: &Deploy) -> Result<ContainerInfo, Error> {
+    let observed = observe::observe(engine, deploy, &deploy.image).await?;
+    observed
+        .live()
+        .next()
+        .cloned()
+        .ok_or_else(|| Error::NoLive {
+            app: deploy.app.clone(),
+            stage: deploy.stage.clone(),
+        })
+}
+
+/// The secret values the live release was given: the spec's secret names, their values
+/// read from the container (bgdeploy's own environment need not have them at `exec` time).
+pub(super) async fn release_secrets(
+    engine: &Engine,
+    deploy: &Deploy,
+    container: &str,
+) -> Result<Vec<(String, Secret)>, EngineError> {
+    let env = engine.container_env(container).await?;
+    Ok(deploy
+        .secrets
+        .iter()
+        .filter_map(|name| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| (name.clone(), Secret::new(v.clone())))
+        })
+        .collect())
+}
+
+async fn in_live(engine: &Engine, container: &str, args: &ExecArgs<'_>) -> Result<i64, Error> {
+    let (exec_id, session) = engine
+        .exec_session(container, args.command, args.tty, args.interactive)
+        .await?;
+    // Signalling the exec's process by its host pid needs the engine's PID namespace, which
+    // sharing its network namespace does not prove: `signal` checks the process's cgroup too.
+    let container_id = match engine.inspect_container(container).await {
+        Ok(Some(details)) => details.id,
+        _ => String::new(),
+    };
+    let target = Attached::Exec {
+        id: exec_id.clone(),
+        local: engine.info().local && !container_id.is_empty(),
+        container_id,
+    };
+    pump(engine, session, &target, args).await?;
+    Ok(engine.exec_exit(&exec_id).await?)
+}
+
+async fn one_off(
+    engine: &Engine,
+    deploy: &Deploy,
+    live: &ContainerInfo,
+    args: &ExecArgs<'_>,
+) -> Result<i64, Error> {
+    let secrets = release_secrets(engine, deploy, &live.name).await?;
+    let name = names::oneoff_name(&deploy.app, &deploy.stage, &time::release_suffix());
+    let mut spec = oneoff_spec(deploy, &secrets, &name, &live.image, args.command);
+    spec.tty = args.tty;
+    spec.open_stdin = args.interactive;
+    engine.create_container(&spec).await?;
+    // Removed on every path from here on, as `docker run --rm` does.
+    let result = run_one_off(engine, deploy, &name, args).await;
+    let removed = engine.remove_container(&name, true).await;
+    let code = result?;
+    removed?;
+    Ok(code)
+}
+
+async fn run_one_off(
+    engine: &Engine,
+    deploy: &Deploy,
+    name: &str,
+    args: &ExecArgs<'_>,
+) -> Result<i64, Error> {
+    for network in &deploy.networks {
+        engine.connect_network(name, network, None).await?;
+    }
+    let session = engine.attach(name, args.interactive).await?;
+    engine.start_container(name).await?;
+    let target = Attached::Container {
+        name: name.to_string(),
+    };
+    pump(engine, session, &target, args).await?;
+    Ok(engine.wait_container(name).await?)
+}
+
+/// What a session is attached to, for resizing its TTY and passing signals on.
+enum Attached {
+    Exec {
+        id: String,
+        local: bool,
+        /// The full ID of the container the exec runs in.
+        container_id: String,
+    },
+    Container {
+        name: String,
+    },
+}
+
+impl Attached {
+    async fn resize(&self, engine: &Engine) {
+        let Some((width, height)) = terminal::size() else {
+            return;
+        };
+        match self {
+            Attached::Exec { id, .. } => engine.resize_exec(id, width, height).await,
+            Attached::Container { name } => engine.resize_container(name, width, height).await,
+        }
+    }
+
+    /// Passes SIGINT/SIGTERM on. The engine cannot signal an exec; on a local engine its
+    /// process is signalled by its host pid.
+    async fn signal(&self, engine: &Engine, name: &str, number: i32) {
+        match self {
+            Attached::Container { name: container } => {
+                if let Err(e) = engine.signal_container(container, name).await {
+                    eprintln!("bgdeploy: could not pass SIG{name} on: {e}");
+                }
+            }
+            Attached::Exec {
+                id,
+                local: true,
+                container_id,
+            } => {
+                if let Ok((_, Some(pid))) = engine.exec_state(id).await
+                    && let Ok(pid) = i32::try_from(pid)
+                    // The pid is the engine's: only a process of that container is signalled
+                    // (in another PID namespace the number names someone else).
+                    && std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                        .is_ok_and(|c| c.contains(container_id.as_str()))
+                {
+                    // SAFETY: kill has no memory effects.
+                    unsafe {
+                        libc::kill(pid, number);
+                    }
+                }
+            }
+            Attached::Exec { local: false, .. } => eprintln!(
+                "bgdeploy: SIG{name} cannot be passed to a command in a container of a remote \
+                 engine; the command runs on (use -t, where Ctrl-C is a key)"
+            ),
+        }
+    }
+}
+
+/// Copies the session's output to ours, and our stdin to it when asked, until its output
+/// ends; passes signals and terminal resizes on.
+async fn pump(
+    engine: &Engine,
+    session: Session,
+    target: &Attached,
+    args: &ExecArgs<'_>,
+) -> Result<(), Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Session { mut output, input } = session;
+    let _raw = (args.tty && args.interactive).then(terminal::RawMode::enable);
+    if args.tty {
+        target.resize(engine).await;
+    }
+    let stdin = args.interactive.then(|| tokio::spawn(copy_stdin(input)));
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut winch = signal(SignalKind::window_change()).ok();
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    loop {
+        tokio::select! {
+            frame = output.next() => match frame {
+                Some(Ok(Frame::Stdout(bytes))) => {
+                    let _ = stdout.write_all(&bytes).await;
+                    let _ = stdout.flush().await;
+                }
+                Some(Ok(Frame::Stderr(bytes))) => {
+                    let _ = stderr.write_all(&bytes).await;
+                    let _ = stderr.flush().await;
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            Some(()) = recv(&mut int) => target.signal(engine, "INT", libc::SIGINT).await,
+            Some(()) = recv(&mut term) => target.signal(engine, "TERM", libc::SIGTERM).await,
+            Some(()) = recv(&mut winch) => target.resize(engine).await,
+        }
+    }
+    if let Some(task) = stdin {
+        task.abort();
+    }
+    Ok(())
+}
+
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Our stdin to the session's, then closes it (so `echo x | bgdeploy exec -i -- cat` ends).
+async fn copy_stdin(mut input: engine::Input) {
+    let mut stdin = tokio::io::stdin();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stdin.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if input.write_all(&buffer[..n]).await.is_err() {
+                    return;
+                }
+                let _ = input.flush().await;
+            }
+        }
+    }
+    let _ = input.shutdown().await;
+}
