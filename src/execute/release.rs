@@ -68,6 +68,11 @@ pub fn oneoff_spec(
     let mut spec = release_spec(deploy, secrets, name, image, &back, None);
     spec.command = Some(command.to_vec());
     spec.restart_unless_stopped = false;
+    // The release's settings carry its restart policy (unless-stopped by default): a one-off
+    // that the engine restarts after it exits would never end.
+    if let Some(settings) = &mut spec.settings {
+        settings.restart = crate::spec::Restart::No;
+    }
     if matches!(deploy.proxy.driver, ProxyDriver::NginxProxy { .. }) {
         spec.env.retain(|(k, _)| !PROXY_ENV.contains(&k.as_str()));
     }
@@ -111,6 +116,11 @@ mod tests {
         assert_eq!(release.command, Some(vec!["serve".to_string()]));
         assert_eq!(oneoff.command, Some(vec!["migrate".to_string()]));
         assert!(release.restart_unless_stopped && !oneoff.restart_unless_stopped);
+        assert_eq!(
+            oneoff.settings.as_ref().map(|s| s.restart),
+            Some(crate::spec::Restart::No),
+            "a one-off must never be restarted"
+        );
         assert_eq!(oneoff.network, "BACK_shop_stage");
         assert!(oneoff.env.contains(&("A".into(), "b".into())));
         assert!(oneoff.env.contains(&("TOKEN".into(), "t0k".into())));

@@ -20,7 +20,7 @@ use std::path::Path;
 
 pub use error::{Problem, SpecError};
 pub use model::*;
-pub use settings::ContainerSettings;
+pub use settings::{ContainerSettings, Restart};
 
 /// Specs larger than this are refused unread: a real one is a few kilobytes, and a cap keeps
 /// hostile input from costing time or memory.
