@@ -204,7 +204,7 @@ impl Engine {
             .await?
             .clone();
         if self.probes.closed.load(Ordering::SeqCst) {
-            let _ = self.remove_container(&site.id, true).await;
+            self.remove_probe(&site.id).await;
         }
         Ok(site)
     }
@@ -242,15 +242,28 @@ impl Engine {
                 .collect(),
             Err(_) => return,
         };
-        let removals = sites.iter().map(|site| self.remove_container(site, true));
-        for (site, result) in sites
-            .iter()
-            .zip(futures_util::future::join_all(removals).await)
-        {
-            if let Err(e) = result {
-                tracing::warn!(probe = %site, "could not remove bgdeploy's probe container: {e}");
+        let removals = sites.iter().map(|site| self.remove_probe(site));
+        futures_util::future::join_all(removals).await;
+    }
+
+    /// Removes a probe and waits until the engine has: a probe is auto-removed as well, and
+    /// while the engine's own removal runs, ours is answered "already in progress" before
+    /// the container is gone.
+    async fn remove_probe(&self, site: &str) {
+        if let Err(e) = self.remove_container(site, true).await {
+            tracing::debug!(probe = %site, "removing the probe: {e}");
+        }
+        for _ in 0..50 {
+            match self.inspect_container(site).await {
+                Ok(None) => return,
+                Ok(Some(_)) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                Err(e) => {
+                    tracing::warn!(probe = %site, "could not check that the probe is gone: {e}");
+                    return;
+                }
             }
         }
+        tracing::warn!(probe = %site, "bgdeploy's probe container is still there after 5 s");
     }
 
     async fn ensure_probe_image(&self) -> Result<String, EngineError> {
