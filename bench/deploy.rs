@@ -497,7 +497,10 @@ impl Bench {
             Some(ratio <= 0.8),
         );
         step_table(
-            &format!("(e) one `up`, step by step (medians of {} runs)", traces.len()),
+            &format!(
+                "(e) one `up`, step by step (medians of {} runs)",
+                traces.len()
+            ),
             &traces,
             report,
         );
@@ -957,7 +960,10 @@ impl Manual {
             .ok
             {
                 tries += 1;
-                assert!(tries < 600, "{name} never answered /up (docker exec … wget)");
+                assert!(
+                    tries < 600,
+                    "{name} never answered /up (docker exec … wget)"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         } else {

@@ -105,7 +105,9 @@ impl Bench {
     /// (r): `runs` runs of (a) per engine, half as many of (b), `status` 5 times.
     pub fn remote(&self, runs: usize, report: &mut Report) {
         let name = std::env::var("BENCH_TESTHOST").unwrap_or_else(|_| {
-            panic!("(r) needs a test host: run bench/run.sh, which starts one and sets BENCH_TESTHOST")
+            panic!(
+                "(r) needs a test host: run bench/run.sh, which starts one and sets BENCH_TESTHOST"
+            )
         });
         let info = std::fs::read_to_string(format!("/run/bgth-{name}/info"))
             .unwrap_or_else(|e| panic!("test host {name}: cannot read /run/bgth-{name}/info: {e}"));
@@ -170,7 +172,10 @@ impl Bench {
             r.extend(cells);
             rows.push(r);
         };
-        row("(a) `up`, one release replacing another", cell(&|f| spread(&f.up)));
+        row(
+            "(a) `up`, one release replacing another",
+            cell(&|f| spread(&f.up)),
+        );
         row(
             "(a) the same by hand with the docker CLI",
             cell(&|f| spread(&f.by_hand)),
@@ -191,10 +196,7 @@ impl Bench {
             "(b) … `/up` 404 → 200 (interval 500ms)",
             cell(&|f| spread(&f.ready)),
         );
-        row(
-            "`status APP s`, wall time",
-            cell(&|f| spread(&f.status)),
-        );
+        row("`status APP s`, wall time", cell(&|f| spread(&f.status)));
         let mut header = vec!["figure".to_string()];
         header.extend(columns.iter().map(|(e, _)| e.label.clone()));
         report.tables.push((
