@@ -940,7 +940,8 @@ impl Manual {
         docker(&args);
         if remote::is_remote() {
             // The container's address is not reachable from here: from the engine's side, as
-            // an operator would with only the docker CLI (see `remote`).
+            // an operator would with only the docker CLI (see `remote`). No `-T`: the demo
+            // image's busybox wget crashes on it (exit 139).
             let mut tries = 0;
             while !run(
                 "docker",
@@ -949,8 +950,6 @@ impl Manual {
                     &name,
                     "wget",
                     "-q",
-                    "-T",
-                    "2",
                     "-O",
                     "/dev/null",
                     "http://127.0.0.1:8080/up",
