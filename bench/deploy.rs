@@ -8,7 +8,11 @@
 //! (e) where the time of one `up` goes, step by step;
 //! (f) requests through a real nginx (driver `nginx`) during cutovers, at the highest rate the
 //!     load generator (`load.rs`) reaches here and at a light load: failed requests, p99
-//!     during the cutover vs steady state.
+//!     during the cutover vs steady state;
+//! (r) (a), (b) and `status` against a remote engine — a test host (`tests/testhost.sh`, started
+//!     by run.sh, named in `BENCH_TESTHOST`) over ssh (port 22, the engine socket forwarded),
+//!     ssh without forwarding (port 2222: `docker system dial-stdio` sessions) and TLS — next
+//!     to the local figures (module `remote`).
 //!
 //! Everything it creates is named `bgbench<random>_…` and removed at the end (run.sh also
 //! removes leftovers of an interrupted run). Traffic goes only to the benchmark's own
@@ -23,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod load;
+mod remote;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bgdeploy");
 const V1: &str = "bgdeploy-demo:v1";
@@ -40,7 +45,13 @@ fn main() {
     let runs = flag(&args, "--runs")
         .and_then(|v| v.parse().ok())
         .unwrap_or(10usize);
-    let only = flag(&args, "--only").unwrap_or_else(|| "a,b,c,d,e,f".to_string());
+    // (r) needs a test host: by default only when bench/run.sh started one (or was given one).
+    let all = if std::env::var_os("BENCH_TESTHOST").is_some() {
+        "a,b,c,d,e,f,r"
+    } else {
+        "a,b,c,d,e,f"
+    };
+    let only = flag(&args, "--only").unwrap_or_else(|| all.to_string());
     let wants = |part: &str| only.split(',').any(|p| p.trim() == part);
 
     let bench = Bench::new();
@@ -63,6 +74,9 @@ fn main() {
         }
         if wants("f") {
             bench.nginx_cutover(runs.div_ceil(2), &mut report);
+        }
+        if wants("r") {
+            bench.remote(runs.div_ceil(2), &mut report);
         }
     }));
     bench.cleanup();
@@ -90,6 +104,7 @@ struct Out {
 /// Runs a command to its end (bounded by `COMMAND_TIMEOUT`).
 fn run(program: &str, args: &[&str], dir: Option<&Path>) -> Out {
     let mut cmd = Command::new(program);
+    remote::engine_env(&mut cmd);
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -189,7 +204,9 @@ fn traced(dir: &Path, args: &[&str]) -> Traced {
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
     let started = Instant::now();
-    let mut child = Command::new(BIN)
+    let mut cmd = Command::new(BIN);
+    remote::engine_env(&mut cmd);
+    let mut child = cmd
         .args(&all)
         .current_dir(dir)
         .env_remove("BGDEPLOY_FILE")
@@ -267,6 +284,11 @@ struct Report {
     rows: Vec<(String, String, String, String)>,
     /// Extra tables: (title, header, rows)
     tables: Vec<(String, Vec<String>, Vec<Vec<String>>)>,
+    /// (a) on the local engine, when it ran: bgdeploy's and the manual wall times; (r) reuses
+    /// them instead of measuring again.
+    local_a: Option<(Vec<f64>, Vec<f64>)>,
+    /// (b) on the local engine, when it ran: port late, `/up` late.
+    local_b: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl Report {
@@ -395,6 +417,12 @@ fn machine() -> Vec<(String, String)> {
             ),
         ),
         (
+            "load average at the start (1, 5, 15 min)".into(),
+            std::fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+                .unwrap_or_else(|_| "?".into()),
+        ),
+        (
             "date".into(),
             run("date", &["-u", "+%Y-%m-%d %H:%M UTC"], None)
                 .stdout
@@ -448,19 +476,7 @@ impl Bench {
 
     /// (a) and (e).
     fn up_vs_manual(&self, runs: usize, report: &mut Report) {
-        let (app, dir) = self.spec("a", "");
-        let manual = Manual::new(&self.prefix);
-        // Warm-up: networks exist, images and the lock image are in the page cache.
-        self.up(&dir, &app, V1);
-        manual.deploy(V1, &[]);
-        let (mut bg, mut by_hand, mut traces) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..runs {
-            let image = if i % 2 == 0 { V2 } else { V1 };
-            let t = self.up(&dir, &app, image);
-            bg.push(t.wall.as_secs_f64());
-            traces.push(t);
-            by_hand.push(manual.deploy(image, &[]));
-        }
+        let (bg, by_hand, traces) = self.measure_a(runs);
         let ratio = median(&bg) / median(&by_hand);
         report.row(
             "(a) `up`, one release replacing another",
@@ -480,7 +496,34 @@ impl Bench {
             "≤ 0.8×",
             Some(ratio <= 0.8),
         );
-        step_table(&traces, report);
+        step_table(
+            &format!(
+                "(e) one `up`, step by step (medians of {} runs)",
+                traces.len()
+            ),
+            &traces,
+            report,
+        );
+        report.local_a = Some((bg, by_hand));
+    }
+
+    /// The runs of (a) on the current engine (app `<prefix>a`, left deployed): bgdeploy's
+    /// wall times, those by hand, and bgdeploy's traces.
+    fn measure_a(&self, runs: usize) -> (Vec<f64>, Vec<f64>, Vec<Traced>) {
+        let (app, dir) = self.spec("a", "");
+        let manual = Manual::new(&self.prefix);
+        // Warm-up: networks exist, images and the lock image are in the page cache.
+        self.up(&dir, &app, V1);
+        manual.deploy(V1, &[]);
+        let (mut bg, mut by_hand, mut traces) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..runs {
+            let image = if i % 2 == 0 { V2 } else { V1 };
+            let t = self.up(&dir, &app, image);
+            bg.push(t.wall.as_secs_f64());
+            traces.push(t);
+            by_hand.push(manual.deploy(image, &[]));
+        }
+        (bg, by_hand, traces)
     }
 
     /// (b): the release's port opens `delay` after it starts (the app answers at once when
@@ -488,6 +531,26 @@ impl Bench {
     /// from the engine's timestamp of the app's log line, to the arrival of the
     /// `step_finished` of `wait_healthy`.
     fn detection_latency(&self, runs: usize, report: &mut Report) {
+        let (listen, ready) = self.measure_b(runs);
+        let m = median(&listen);
+        report.row(
+            "(b) health detection latency, app starts listening late",
+            spread(&listen),
+            "median ≤ 25 ms",
+            Some(m <= 0.025),
+        );
+        report.row(
+            "(b) … app listens at once, `/up` 404 → 200 (interval 500ms)",
+            spread(&ready),
+            "(bounded by `interval`)",
+            None,
+        );
+        report.local_b = Some((listen, ready));
+    }
+
+    /// The runs of (b) on the current engine: latencies (seconds) for the app that opens its
+    /// port late, and for the one whose `/up` turns from 404 to 200.
+    fn measure_b(&self, runs: usize) -> (Vec<f64>, Vec<f64>) {
         let (app, dir) = self.spec("b", "");
         self.up(&dir, &app, V1);
         let mut listen = Vec::new();
@@ -520,19 +583,7 @@ impl Bench {
             let at = log_time(&c, "ready after").expect("the ready line");
             ready.push(t.finished_at("wait_healthy").expect("wait_healthy") - at);
         }
-        let m = median(&listen);
-        report.row(
-            "(b) health detection latency, app starts listening late",
-            spread(&listen),
-            "median ≤ 25 ms",
-            Some(m <= 0.025),
-        );
-        report.row(
-            "(b) … app listens at once, `/up` 404 → 200 (interval 500ms)",
-            spread(&ready),
-            "(bounded by `interval`)",
-            None,
-        );
+        (listen, ready)
     }
 
     fn spec_text(&self, app: &str, extra: &str) -> String {
@@ -684,6 +735,12 @@ impl Bench {
     }
 
     fn cleanup(&self) {
+        self.cleanup_engine();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Removes the benchmark's containers, volumes and networks from the current engine.
+    fn cleanup_engine(&self) {
         let listing = run("docker", &["ps", "-a", "--format", "{{.Names}}"], None).stdout;
         let ours: Vec<&str> = listing
             .lines()
@@ -702,7 +759,6 @@ impl Bench {
         for n in networks.lines().filter(|n| n.contains(&self.prefix)) {
             let _ = run("docker", &["network", "rm", n], None);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -738,7 +794,7 @@ fn rfc3339_to_unix(s: &str) -> Option<f64> {
 }
 
 /// (e): median time of each step over the runs of (a), plus what happens between them.
-fn step_table(traces: &[Traced], report: &mut Report) {
+fn step_table(title: &str, traces: &[Traced], report: &mut Report) {
     // Steps keyed by (action, occurrence): runs may differ by a step (nothing to prune yet).
     let keyed = |t: &Traced| -> Vec<((String, usize), f64, bool)> {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -837,10 +893,7 @@ fn step_table(traces: &[Traced], report: &mut Report) {
         "100%".into(),
     ]);
     report.tables.push((
-        format!(
-            "(e) one `up`, step by step (medians of {} runs)",
-            traces.len()
-        ),
+        title.to_string(),
         vec![
             "step".into(),
             "action".into(),
@@ -885,24 +938,53 @@ impl Manual {
         let mut args = vec!["run", "-d", "--name", &name, "--network", &self.back, image];
         args.extend_from_slice(command);
         docker(&args);
-        let template = format!(
-            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
-            self.back
-        );
-        let ip = docker(&["inspect", "-f", &template, &name]);
-        let url = format!("http://{ip}:8080/up");
-        // `until curl -fs $url; do sleep 0.05; done`, bounded.
-        let mut tries = 0;
-        while !run(
-            "curl",
-            &["-fs", "-o", "/dev/null", "--max-time", "2", &url],
-            None,
-        )
-        .ok
-        {
-            tries += 1;
-            assert!(tries < 1200, "{name} never answered {url}");
-            std::thread::sleep(Duration::from_millis(50));
+        if remote::is_remote() {
+            // The container's address is not reachable from here: from the engine's side, as
+            // an operator would with only the docker CLI (see `remote`). No `-T`: the demo
+            // image's busybox wget crashes on it (exit 139).
+            let mut tries = 0;
+            while !run(
+                "docker",
+                &[
+                    "exec",
+                    &name,
+                    "wget",
+                    "-q",
+                    "-O",
+                    "/dev/null",
+                    "http://127.0.0.1:8080/up",
+                ],
+                None,
+            )
+            .ok
+            {
+                tries += 1;
+                assert!(
+                    tries < 600,
+                    "{name} never answered /up (docker exec … wget)"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        } else {
+            let template = format!(
+                "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+                self.back
+            );
+            let ip = docker(&["inspect", "-f", &template, &name]);
+            let url = format!("http://{ip}:8080/up");
+            // `until curl -fs $url; do sleep 0.05; done`, bounded.
+            let mut tries = 0;
+            while !run(
+                "curl",
+                &["-fs", "-o", "/dev/null", "--max-time", "2", &url],
+                None,
+            )
+            .ok
+            {
+                tries += 1;
+                assert!(tries < 1200, "{name} never answered {url}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         docker(&["network", "connect", &self.front, &name]);
         let routes = docker(&["exec", &name, "cat", "/proc/net/route"]);

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# bgdeploy's benchmarks against the local Docker engine; prints a Markdown table.
+# bgdeploy's benchmarks against the local Docker engine and a remote one; prints Markdown tables.
 #
-#   bench/run.sh                  all of them, 10 runs each where it applies (~4 minutes)
+#   bench/run.sh                  all of them, 10 runs each where it applies (~6 minutes)
 #   bench/run.sh --runs 5         fewer runs
 #   bench/run.sh --only a,e       some: a (up vs by hand), b (health detection latency),
 #                                 c (overhead for a 3 s app), d (own cost), e (per step),
-#                                 f (requests through nginx during cutovers, under load)
+#                                 f (requests through nginx during cutovers, under load),
+#                                 r (remote: a, b and `status` over ssh :22, ssh :2222 without
+#                                 forwarding and TLS to a test host, next to the local
+#                                 figures; half the runs; `--only a,b,r` measures a and b
+#                                 locally once and reuses them)
+#   BENCH_TESTHOST=NAME           (r) against the running test host NAME (tests/testhost.sh
+#                                 up NAME …) instead of one started here
 #   BENCH_CONNECTIONS=N           (f) at N keep-alive connections instead of the fastest
 #   BENCH_NGINX_LOG=1             (f) keeps nginx's log; prints its errors and, per cutover,
 #                                 the steps of `up` next to every failed request
 #
 # Needs: a running engine (DOCKER_HOST or the local socket), the demo images (built here
-# if missing), curl and GNU time (installed with apt-get when missing and running as root).
-# Everything it creates is named bgbench<random>_… and removed afterwards; leftovers of an
-# interrupted run are removed at the next start. Not a test: timings depend on the machine.
+# if missing), curl and GNU time (installed with apt-get when missing and running as root);
+# for (r), what tests/testhost.sh needs (root; `tests/testhost.sh deps`): (r) starts a test
+# host `bgb<pid>` (`tests/testhost.sh up … --owner <this shell>`), copies the demo and nginx
+# images into it and removes it on exit (the owner lets `testhost.sh reap` remove it after a
+# kill -9). Everything it creates is named bgbench<random>_… and removed afterwards; leftovers
+# of an interrupted run are removed at the next start. Not a test: timings depend on the machine.
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
@@ -39,6 +48,28 @@ cleanup() {
   for n in $(docker network ls -q --filter name=bgbench); do docker network rm "$n" >/dev/null 2>&1 || true; done
 }
 cleanup
-trap cleanup EXIT
+
+# (r) needs a test host: unless --only leaves r out, or BENCH_TESTHOST names a running one.
+only=a,b,c,d,e,f,r
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  [[ ${args[i]} == --only ]] && only=${args[i + 1]:-}
+done
+testhost=
+if [[ ",${only// /}," == *,r,* && -z "${BENCH_TESTHOST:-}" ]]; then
+  testhost=bgb$$
+  export BENCH_TESTHOST=$testhost
+fi
+teardown() {
+  cleanup
+  if [[ -n $testhost ]]; then bash tests/testhost.sh down "$testhost" >/dev/null 2>&1 || true; fi
+}
+trap teardown EXIT
+if [[ -n $testhost ]]; then
+  bash tests/testhost.sh up "$testhost" auto --owner $$ >/dev/null ||
+    die "(r) cannot start test host $testhost (tests/testhost.sh up; run tests/testhost.sh deps, or leave r out of --only)"
+  bash tests/testhost.sh load "$testhost" bgdeploy-demo:v1 bgdeploy-demo:v2 bgdeploy-nginx:latest >/dev/null ||
+    die "(r) cannot copy the demo images into test host $testhost"
+fi
 
 cargo bench --locked --quiet --bench deploy -- "$@"
