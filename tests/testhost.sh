@@ -699,10 +699,11 @@ cmd_ls() {
   for f in /run/bgth-*/info; do
     [ -f "$f" ] || continue
     # shellcheck disable=SC1090,SC2154  # the info file sets name, n, version, ip, sock
-    local owner=-
+    local owner=- tls=
     [ -f "$(dirname "$f")/owner" ] && owner=$(cut -d' ' -f1 "$(dirname "$f")/owner")
-    (. "$f"; printf '%-10s N=%-2s engine %-16s owner %-8s tcp://%s:2375 (TLS :2376)  ssh://root@%s  unix://%s\n' \
-      "$name" "$n" "$version" "$owner" "$ip" "$ip" "$sock")
+    [ -d "$(dirname "$f")/certs" ] && tls=' (TLS :2376)'
+    (. "$f"; printf '%-10s N=%-2s engine %-16s owner %-8s tcp://%s:2375%s  ssh://root@%s  unix://%s\n' \
+      "$name" "$n" "$version" "$owner" "$ip" "$tls" "$ip" "$sock")
   done
 }
 
