@@ -47,6 +47,33 @@ fn proxy(env: &TestEnv, host: &TestHost) -> (String, SocketAddr) {
     (name, addr)
 }
 
+/// The shared setup of these tests: a test host with the images, a `TestEnv` on it reaching
+/// it over `transport`, its nginx proxy, and the name of the app `shop`.
+struct OnHost {
+    host: &'static TestHost,
+    env: TestEnv,
+    proxy: String,
+    /// The proxy's published address, reachable from here.
+    addr: SocketAddr,
+    app: String,
+}
+
+impl OnHost {
+    fn start(engine: EngineVersion, transport: Transport) -> Option<OnHost> {
+        let host = host_with(engine)?;
+        let env = TestEnv::on_host(host, transport);
+        let (proxy, addr) = proxy(&env, host);
+        let app = env.name("shop");
+        Some(OnHost {
+            host,
+            env,
+            proxy,
+            addr,
+            app,
+        })
+    }
+}
+
 /// GET through the proxy with `Host: shop.test`: the body when the status is 200.
 fn get(addr: SocketAddr, path: &str) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
@@ -177,12 +204,16 @@ fn quickstart_over(transport: Transport) {
 }
 
 fn quickstart_on(engine: EngineVersion, transport: Transport) {
-    let Some(host) = host_with(engine) else {
+    let Some(OnHost {
+        env,
+        proxy,
+        addr,
+        app,
+        ..
+    }) = OnHost::start(engine, transport)
+    else {
         return;
     };
-    let env = TestEnv::on_host(host, transport);
-    let (proxy, addr) = proxy(&env, host);
-    let app = env.name("shop");
     let yaml = spec(
         &app,
         &proxy,
@@ -403,12 +434,12 @@ fn a_docker_context_names_the_engine() {
 /// ssh process of bgdeploy's is left.
 #[test]
 fn twenty_commands_over_ssh_leave_no_ssh_process() {
-    let Some(host) = host() else {
+    let Some(OnHost {
+        env, proxy, app, ..
+    }) = OnHost::start(EngineVersion::E20, Transport::Ssh)
+    else {
         return;
     };
-    let env = TestEnv::on_host(host, Transport::Ssh);
-    let (proxy, _) = proxy(&env, host);
-    let app = env.name("shop");
     let yaml = spec(
         &app,
         &proxy,
@@ -564,12 +595,16 @@ impl Drop for SelfImage {
 /// (Ctrl-C, and kill -9) leaves no ssh process and no probe behind.
 #[test]
 fn ssh_failures_and_interruptions_leave_nothing_behind() {
-    let Some(host) = host() else {
+    let Some(OnHost {
+        host,
+        env,
+        proxy,
+        app,
+        ..
+    }) = OnHost::start(EngineVersion::E20, Transport::Ssh)
+    else {
         return;
     };
-    let env = TestEnv::on_host(host, Transport::Ssh);
-    let (proxy, _) = proxy(&env, host);
-    let app = env.name("shop");
     let yaml = spec(
         &app,
         &proxy,
