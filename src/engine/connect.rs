@@ -91,15 +91,8 @@ impl DockerHost {
         DockerHost::parse(&resolved.host, tls_dir)
     }
 
-    /// From `DOCKER_HOST`, `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`, like the docker CLI
-    /// (empty values count as unset).
-    pub fn from_env() -> Result<DockerHost, EngineError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        DockerHost::from_env_url(var("DOCKER_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string()))
-    }
-
     /// `url` (DOCKER_HOST's value, or the default), with TLS from `DOCKER_TLS_VERIFY` and
-    /// `DOCKER_CERT_PATH`.
+    /// `DOCKER_CERT_PATH` as the docker CLI takes them (empty values count as unset).
     fn from_env_url(url: String) -> Result<DockerHost, EngineError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let tls = var("DOCKER_TLS_VERIFY").is_some() && url.starts_with("tcp://");
