@@ -13,7 +13,7 @@ mod poll;
 
 use std::time::Duration;
 
-pub use holder::{Holder, owner};
+pub use holder::{Holder, owner, owner_is_gone};
 
 use crate::engine::{ContainerSpec, Engine, EngineError};
 use crate::names;

@@ -242,6 +242,8 @@ async fn run_plan(
     let total = first.steps.len();
     let (lock, _) = execute::split_lock(first);
     exec.run(lock, total).await?;
+    // Under the lock: what a killed run left of its probes goes (nothing else is touched).
+    engine.remove_stale_probes(&deploy.app, &deploy.stage).await;
     let observed = observe::observe(engine, deploy, &opts.image)
         .await
         .map_err(|source| DeployError::Step {

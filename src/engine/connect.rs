@@ -254,7 +254,10 @@ pub async fn connect_to(host: &DockerHost) -> Result<Engine, EngineError> {
         host: host.url.clone(),
         version: version.version.unwrap_or_else(|| "unknown".to_string()),
         api,
-        local: bridge.is_some_and(|b| b.shared()),
+        // BGDEPLOY_PROBE=always: probe from the engine's side even when the engine is local
+        // (to test that path on the machine's engine, or to rule out a local network path).
+        local: bridge.is_some_and(|b| b.shared())
+            && std::env::var("BGDEPLOY_PROBE").as_deref() != Ok("always"),
     };
     tracing::debug!(host = %host.url, local = info.local, arch = ?version.arch, "connected");
     let engine = Engine::new(

@@ -45,6 +45,9 @@ pub const PROBE_IMAGE_REPO: &str = "bgdeploy-probe";
 pub const KIND_PROBE: &str = "probe";
 /// The container it looks at, by ID.
 pub const LABEL_PROBE_TARGET: &str = "bgdeploy.probe.target";
+/// Who started it (`user@host pid N`, as the lock's owner): a later run on the same machine
+/// removes the probes of a bgdeploy that was killed before it could.
+pub const LABEL_PROBE_OWNER: &str = "bgdeploy.probe.owner";
 /// Where the agent is in the probe image.
 pub const AGENT_PATH: &str = "/bgdeploy-probe";
 /// A probe left behind by a killed bgdeploy ends itself after this long.
@@ -209,6 +212,31 @@ impl Engine {
         Ok(site)
     }
 
+    /// Removes the app/stage's probes whose bgdeploy was killed on this machine: one killed
+    /// between creating and starting a probe leaves it created, and a created container is
+    /// never auto-removed. Called under the deploy lock; failures are only logged.
+    pub async fn remove_stale_probes(&self, app: &str, stage: &str) {
+        let listed = match self.list_app_containers(app, stage).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::debug!("cannot list probes to remove: {e}");
+                return;
+            }
+        };
+        let stale = listed.iter().filter(|c| {
+            c.labels.get(names::LABEL_KIND).map(String::as_str) == Some(KIND_PROBE)
+                && c.labels
+                    .get(LABEL_PROBE_OWNER)
+                    .is_some_and(|owner| crate::lock::owner_is_gone(owner))
+        });
+        for probe in stale {
+            tracing::debug!(probe = %probe.name, "removing the probe of a bgdeploy that ended");
+            if let Err(e) = self.remove_container(&probe.id, true).await {
+                tracing::debug!(probe = %probe.name, "could not remove it: {e}");
+            }
+        }
+    }
+
     /// Removes the probe next to `target`, if any (before `target` itself goes away).
     pub async fn forget_probe(&self, target: &str) {
         let cell = self
@@ -297,6 +325,7 @@ impl Engine {
         labels.insert(names::LABEL_MANAGED.to_string(), "true".to_string());
         labels.insert(names::LABEL_KIND.to_string(), KIND_PROBE.to_string());
         labels.insert(LABEL_PROBE_TARGET.to_string(), details.id.clone());
+        labels.insert(LABEL_PROBE_OWNER.to_string(), crate::lock::owner());
         let name = format!(
             "{}_probe_{:08x}",
             details.name.trim_start_matches('/'),

@@ -107,6 +107,11 @@ fn process_exists(pid: u32) -> bool {
     !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Whether `owner` (as [`owner`] writes it) names a process of this machine that has ended.
+pub fn owner_is_gone(owner: &str) -> bool {
+    looks_stale(owner, &hostname(), process_exists)
+}
+
 /// Whether `owner` names a process on `this_host` that no longer runs. Only this host's
 /// processes can be checked; a lock from elsewhere is never called stale.
 pub(crate) fn looks_stale(owner: &str, this_host: &str, alive: impl Fn(u32) -> bool) -> bool {
