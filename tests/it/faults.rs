@@ -62,12 +62,8 @@ pub struct Finished {
     pub elapsed: Duration,
 }
 
-/// Starts `bgdeploy ARGS` in the test's directory with `yaml` as its `deploy.yaml`.
-pub fn spawn_streamed(env: &TestEnv, yaml: &str, args: &[&str]) -> Streamed {
-    spawn_streamed_with(env, yaml, args, &[])
-}
-
-/// [`spawn_streamed`] with extra environment variables.
+/// Starts `bgdeploy ARGS` in the test's directory with `yaml` as its `deploy.yaml`, and
+/// `vars` in its environment.
 pub fn spawn_streamed_with(
     env: &TestEnv,
     yaml: &str,
@@ -337,6 +333,8 @@ struct Walk {
     current: &'static str,
     /// With the `nginx` driver: the proxy's bridge address, through which the app is checked.
     proxy: Option<String>,
+    /// Environment of the faulted runs and the runs after them.
+    vars: Vec<(&'static str, &'static str)>,
 }
 
 impl Walk {
@@ -352,6 +350,7 @@ impl Walk {
             yaml,
             current: DEMO_V2,
             proxy: None,
+            vars: Vec::new(),
         }
     }
 
@@ -373,6 +372,7 @@ impl Walk {
             yaml,
             current: DEMO_V2,
             proxy: Some(ip),
+            vars: Vec::new(),
         }
     }
 
@@ -391,12 +391,11 @@ impl Walk {
     fn bg(&self, args: &[&str]) -> crate::harness::cli::Run {
         let mut all = args.to_vec();
         all.splice(1..1, [self.app.as_str(), "stage"]);
-        self.env
-            .bgdeploy()
-            .args(all)
-            .spec(&self.yaml)
-            .timeout(RUN_TIMEOUT)
-            .run()
+        let run = self
+            .vars
+            .iter()
+            .fold(self.env.bgdeploy(), |r, (k, v)| r.env(k, v));
+        run.args(all).spec(&self.yaml).timeout(RUN_TIMEOUT).run()
     }
 
     /// Faults `cmd` at the start of step `n` with `sig`, checks what it left, converges.
@@ -439,7 +438,7 @@ impl Walk {
             .then(|| hold_connection(&app, &before_live[0]));
         let mut json_args = vec!["--output", "json"];
         json_args.extend_from_slice(&args);
-        let mut run = spawn_streamed(&self.env, &self.yaml, &json_args);
+        let mut run = spawn_streamed_with(&self.env, &self.yaml, &json_args, &self.vars);
         let at = run.until_step_started(n);
         if at.is_some() {
             run.signal(sig);
@@ -562,7 +561,13 @@ fn through(ip: &str) -> Option<String> {
 
 /// Walks every step boundary of `cmd` with `sig`; returns how many boundaries were faulted.
 fn walk(cmd: Cmd, sig: Sig) -> u64 {
+    walk_with(cmd, sig, &[])
+}
+
+/// [`walk`] with `vars` in the environment of the faulted runs and the runs after them.
+fn walk_with(cmd: Cmd, sig: Sig, vars: &[(&'static str, &'static str)]) -> u64 {
     let mut w = Walk::new();
+    w.vars = vars.to_vec();
     let mut n = 1;
     while w.fault(cmd, n, sig) {
         n += 1;
@@ -591,6 +596,23 @@ macro_rules! fault_test {
 }
 
 fault_test!(up_survives_sigkill_at_every_step, Cmd::Up, Sig::Kill);
+
+/// The same walk with every probe made from the engine's side (`BGDEPLOY_PROBE=always`), as
+/// against a remote engine: a run killed while it starts a probe leaves none behind after the
+/// next run (it once left a never-started probe).
+#[tokio::test(flavor = "multi_thread")]
+async fn up_survives_sigkill_at_every_step_through_probes() {
+    let Some(_engine) = require_engine().await else {
+        return;
+    };
+    require_images();
+    let steps = tokio::task::spawn_blocking(|| {
+        walk_with(Cmd::Up, Sig::Kill, &[("BGDEPLOY_PROBE", "always")])
+    })
+    .await
+    .expect("the walk");
+    eprintln!("up through probes faulted with SIGKILL at each of {steps} steps");
+}
 fault_test!(up_survives_sigint_at_every_step, Cmd::Up, Sig::Int);
 fault_test!(
     cutover_survives_sigkill_at_every_step,
