@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::Globals;
 use super::{deploy, load};
-use crate::cli::{Cli, Target};
+use crate::cli::Target;
 use crate::engine::{self, Engine};
 use crate::error::Error;
 use crate::observe;
@@ -18,12 +19,12 @@ use crate::spec::{Deploy, ProxyDriver};
 use crate::{lock, names};
 
 pub async fn run(
-    cli: &Cli,
+    globals: &Globals,
     out: &Output,
     target: &Target,
     message: Option<&str>,
 ) -> Result<(), Error> {
-    let spec = load(cli)?;
+    let spec = load(globals)?;
     let d = deploy(&spec, target)?;
     if !matches!(
         d.proxy.driver,
@@ -39,7 +40,7 @@ pub async fn run(
     if let (Some(m), ProxyDriver::Nginx { .. }) = (message, &d.proxy.driver) {
         maintenance::check_message(m).map_err(Error::MaintenanceUsage)?;
     }
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     // No waiting: a deploy in progress is told apart from a stuck one by `lock status`.
     let guard = lock::acquire(&engine, &d.app, &d.stage, Duration::ZERO, &mut |_, _| {}).await?;
     let mut lines = Vec::new();

@@ -19,6 +19,11 @@ impl Executor<'_> {
             step: step.description.clone(),
             source: Box::new(source),
         };
+        // A proxy switch first reads addresses, which changes nothing: it passes the point of
+        // no return only once it is about to switch.
+        if !matches!(step.action, Action::ProxySwitch { .. }) {
+            self.enter_phase(step);
+        }
         match &step.action {
             Action::AcquireLock { wait_secs, .. } => {
                 let wait = Duration::from_secs_f64(*wait_secs);
@@ -165,11 +170,8 @@ impl Executor<'_> {
                 let changed = self.backend(container).await?;
                 let backends = vec![self.backend(&live).await?];
                 let remove = *phase == crate::plan::ProxyPhase::Remove;
-                if remove {
-                    // From here on the old release takes no new traffic: no undo.
-                    self.switched = true;
-                    self.undo.clear();
-                }
+                // Taking the old release out of the proxy is the plan's point of no return.
+                self.enter_phase(step);
                 let reporter = &mut *self.reporter;
                 let mut on_line = |line: &str| reporter.step_progress(line);
                 let result = proxy::switch(
@@ -220,9 +222,6 @@ impl Executor<'_> {
                 }
             }
             Action::DisconnectNetwork { container, network } => {
-                // For an old release, the point of no return (if the proxy switch did not
-                // already pass it): it stops taking traffic.
-                self.retiring(container);
                 engine
                     .disconnect_network(container, network, false)
                     .await
@@ -267,7 +266,6 @@ impl Executor<'_> {
                 container,
                 timeout_secs,
             } => {
-                self.retiring(container);
                 engine
                     .stop_container(container, Duration::from_secs_f64(*timeout_secs))
                     .await
