@@ -14,8 +14,8 @@ use crate::engine::{self, Engine};
 use crate::error::Error;
 use crate::observe;
 use crate::output::Output;
-use crate::proxy::{self, Backend, maintenance};
-use crate::spec::{Deploy, ProxyDriver};
+use crate::proxy::{self, Backend};
+use crate::spec::Deploy;
 use crate::{lock, names};
 
 pub async fn run(
@@ -26,10 +26,8 @@ pub async fn run(
 ) -> Result<(), Error> {
     let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    if !matches!(
-        d.proxy.driver,
-        ProxyDriver::Nginx { .. } | ProxyDriver::Command { .. }
-    ) {
+    let driver = proxy::driver(&d.proxy.driver);
+    if !driver.has_maintenance() {
         return Err(Error::MaintenanceUsage(format!(
             "maintenance mode is supported by the proxy drivers `nginx` and `command`; {}/{} uses `{}`",
             d.app,
@@ -37,8 +35,10 @@ pub async fn run(
             d.proxy.driver.name()
         )));
     }
-    if let (Some(m), ProxyDriver::Nginx { .. }) = (message, &d.proxy.driver) {
-        maintenance::check_message(m).map_err(Error::MaintenanceUsage)?;
+    if let Some(m) = message {
+        driver
+            .check_maintenance_message(m)
+            .map_err(Error::MaintenanceUsage)?;
     }
     let engine = engine::connect(globals.context.as_deref()).await?;
     // No waiting: a deploy in progress is told apart from a stuck one by `lock status`.

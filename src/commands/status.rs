@@ -145,10 +145,7 @@ async fn stage_status(
 /// bgdeploy can read). Unreadable is unknown, not a failure of `status`.
 async fn maintenance(engine: &Engine, deploy: Option<&Deploy>) -> Option<MaintenanceStatus> {
     let deploy = deploy?;
-    if !matches!(deploy.proxy.driver, crate::spec::ProxyDriver::Nginx { .. }) {
-        return None;
-    }
-    match crate::proxy::maintenance_state(engine, deploy).await {
+    match crate::proxy::read_maintenance(engine, deploy).await? {
         Ok(message) => Some(MaintenanceStatus {
             on: message.is_some(),
             message,

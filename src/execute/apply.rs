@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::{DeployError, Executor, Undo};
 use crate::engine::{ContainerSpec, EngineError};
 use crate::plan::{Action, Step};
-use crate::spec::ProxyDriver;
 use crate::{drain, health, lock, names, proxy, route};
 
 impl Executor<'_> {
@@ -186,10 +185,7 @@ impl Executor<'_> {
                 // Undo is registered once the switch happened. A failed nginx switch put its
                 // file back and a failed nginx-proxy regeneration changed nothing; an operator's
                 // command may have half-switched, so it is told to route back either way.
-                let half_done = matches!(
-                    deploy.proxy.driver,
-                    crate::spec::ProxyDriver::Command { .. }
-                );
+                let half_done = proxy::driver(&deploy.proxy.driver).may_half_apply();
                 if !remove && (result.is_ok() || half_done) {
                     let mut old = Vec::new();
                     for name in self.old_live.clone() {
@@ -291,20 +287,10 @@ impl Executor<'_> {
         Ok(lock::acquire(self.engine, app, stage, wait, &mut on_wait).await?)
     }
 
-    /// With `nginx`, the old release drains while still on FRONT_, and nginx's connections
-    /// to it count too (see `drain::drain_watching`).
+    /// Whose connections to the draining release count besides its own: the driver's say.
     fn drain_watch(&self) -> Option<drain::Watch> {
-        let ProxyDriver::Nginx {
-            container: proxy, ..
-        } = &self.deploy.proxy.driver
-        else {
-            return None;
-        };
-        Some(drain::Watch {
-            proxy: proxy.clone(),
-            network: names::front_network(&self.deploy.app, &self.deploy.stage),
-            port: self.deploy.port,
-        })
+        let front = names::front_network(&self.deploy.app, &self.deploy.stage);
+        proxy::driver(&self.deploy.proxy.driver).drain_watch(&front, self.deploy.port)
     }
 
     fn after_switch_proxy(&self, e: proxy::ProxyError) -> DeployError {

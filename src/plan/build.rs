@@ -9,7 +9,7 @@ use super::{Plan, priority};
 use crate::names;
 use crate::observe::{Attachment, ContainerInfo, NetworkLookup, Observed, ProxyLookup, Role};
 use crate::route::{Endpoint, default_route_holder};
-use crate::spec::{Deploy, HealthCheck, ProxyDriver};
+use crate::spec::{Deploy, HealthCheck};
 
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
@@ -578,9 +578,8 @@ fn new_release(
         );
     }
     let mut env: Vec<String> = deploy.env.keys().cloned().collect();
-    if let ProxyDriver::NginxProxy { .. } = deploy.proxy.driver {
-        env.extend(["VIRTUAL_HOST".to_string(), "VIRTUAL_PORT".to_string()]);
-    }
+    let proxy_env = crate::proxy::driver(&deploy.proxy.driver).release_env(deploy.port);
+    env.extend(proxy_env.into_iter().map(|(name, _)| name));
     b.step(
         new,
         Action::CreateContainer {
@@ -729,8 +728,9 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
         },
     );
 
-    let driver = deploy.proxy.driver.name().to_string();
-    let switch = !matches!(deploy.proxy.driver, ProxyDriver::None);
+    let proxy_driver = crate::proxy::driver(&deploy.proxy.driver);
+    let driver = proxy_driver.name().to_string();
+    let switch = proxy_driver.switches();
     let proxy = nets.proxy.clone().unwrap_or_else(|| driver.clone());
     if switch {
         b.step(
@@ -743,7 +743,7 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
         );
     }
     let old: Vec<&ContainerInfo> = obs.live().filter(|c| c.name != new).collect();
-    let leaves_first = matches!(deploy.proxy.driver, ProxyDriver::NginxProxy { .. });
+    let leaves_first = proxy_driver.leaves_first();
     // Retired after this run, newest first: the releases that just left, then those already
     // retired (less the one a rollback brings back); the oldest beyond `keep` go.
     let retired: Vec<&ContainerInfo> = old
