@@ -15,6 +15,7 @@ mod settings;
 mod settings_resolve;
 mod units;
 
+use std::cell::OnceCell;
 use std::collections::HashSet;
 
 use indexmap::IndexMap;
@@ -25,14 +26,19 @@ use layer::{Layer, Val};
 use read::Level;
 use resolve::{Block, Missing, Resolved};
 
+use super::lines::Lines;
 use super::model::{AppStages, Deploy};
 use super::path::KeyPath;
 use super::raw::Node;
 use super::text::{escaped, quoted};
 
 /// The apps of a spec, or every problem found in it (in the order found, duplicates removed).
-pub(crate) fn validate(root: &Node, text: &str) -> Result<IndexMap<String, AppStages>, Vec<Issue>> {
-    let mut check = Check::new(text);
+pub(crate) fn validate(
+    root: &Node,
+    text: &str,
+    lines: &OnceCell<Lines>,
+) -> Result<IndexMap<String, AppStages>, Vec<Issue>> {
+    let mut check = Check::new(text, lines);
     let apps = top(&mut check, root);
     if check.issues.is_empty() {
         Ok(apps)
