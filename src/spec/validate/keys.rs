@@ -1,11 +1,18 @@
 //! The keys of an app and of its stages: THE table (see `table` for the columns).
 //!
-//! Adding a key is one row here (plus its field in the model, `model::Deploy` or
-//! `settings::ContainerSettings`): say where it may be written, how a stage's value merges over
-//! the app's, which reader checks it (`leaf`, `units` through `settings`, or a block's module)
-//! and how it goes into the model. Messages list the keys in row order. A key that needs a
-//! block of its own (`hosts`, `rollout`) gets a `keys!` table in its module, as `health` has,
-//! and one row here with `blocks(.., Block::merged)`.
+//! Adding a key is one row here, plus its field in the model (`model::Deploy` and its default
+//! in `resolve::defaults`, or `settings::ContainerSettings`): say where it may be written, how
+//! a stage's value merges over the app's, which reader checks it (`leaf`, `units` through
+//! `settings`, or a module of its own) and how it goes into the model. For example, an `ipv6`
+//! key read by `ipv6::read` into `Deploy::ipv6`:
+//!
+//! ```text
+//! ipv6: Option<Ipv6>, Both, replace, ipv6::read, into |r, v| r.deploy.ipv6 = v.value.clone();
+//! ```
+//!
+//! Messages list the keys in row order. A key that is a block of its own (`hosts`, `rollout`)
+//! gets a `keys!` table in its module, as `health` has, and one row here merging with
+//! `blocks(.., Block::merged)` (or the block's own rule).
 
 use std::time::Duration;
 
