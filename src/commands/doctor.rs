@@ -188,10 +188,11 @@ fn expected_network(
 fn endpoints(details: &[engine::EndpointDetails], by_id: &Networks<'_>) -> Vec<Endpoint> {
     details
         .iter()
-        .map(|e| Endpoint {
-            network: e.network.clone(),
-            internal: by_id.get(e.network_id.as_str()).is_some_and(|n| n.internal),
-            gw_priority: e.gw_priority,
+        .map(|e| {
+            let network = by_id.get(e.network_id.as_str());
+            Endpoint::new(e.network.clone(), network.is_some_and(|n| n.internal))
+                .priority(e.gw_priority)
+                .ipv6(network.is_some_and(|n| n.ipv6))
         })
         .collect()
 }

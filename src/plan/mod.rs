@@ -6,7 +6,7 @@ mod step;
 mod warning;
 
 pub use build::{Mode, PlanError, PlanOptions, Pull, plan};
-pub use step::{Action, ProxyPhase, RouteChange, Step};
+pub use step::{Action, FamilyChange, ProxyPhase, RouteChange, Step};
 pub use warning::{Warning, WarningCode};
 
 use serde::Serialize;

@@ -41,6 +41,7 @@ fn deploy() -> Deploy {
             verify: None,
         },
         front_internal: true,
+        ipv6: None,
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
@@ -55,6 +56,7 @@ fn net(name: &str, internal: bool, managed: bool) -> NetworkInfo {
         name: name.into(),
         driver: "bridge".into(),
         internal,
+        ipv6: false,
         managed,
         labels: BTreeMap::new(),
     }
@@ -65,6 +67,7 @@ fn att(network: &str, internal: bool) -> Attachment {
         network: network.into(),
         network_id: format!("id-{network}"),
         internal,
+        ipv6: false,
         gw_priority: 0,
         ip: None,
         gateway: None,

@@ -59,6 +59,7 @@ pub(super) struct Layer {
     pub health: Val<HealthLayer>,
     pub proxy: Val<ProxyLayer>,
     pub front_internal: Val<bool>,
+    pub ipv6: Val<Option<crate::spec::model::Ipv6>>,
     pub drain: Val<Duration>,
     pub stop_timeout: Val<Duration>,
     pub keep: Val<u32>,

@@ -26,6 +26,7 @@ pub(super) fn merge(app: &Layer, stage: &Layer) -> Layer {
         health: blocks(app.health, stage.health, health),
         proxy: blocks(app.proxy, stage.proxy, proxy),
         front_internal: stage.front_internal.or(app.front_internal),
+        ipv6: stage.ipv6.or(app.ipv6),
         drain: stage.drain.or(app.drain),
         stop_timeout: stage.stop_timeout.or(app.stop_timeout),
         keep: stage.keep.or(app.keep),

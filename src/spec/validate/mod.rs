@@ -6,6 +6,7 @@
 
 mod check;
 mod hooks;
+mod ipv6;
 mod layer;
 mod leaf;
 mod merge;

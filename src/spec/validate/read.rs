@@ -20,6 +20,7 @@ const APP_KEYS: &[&str] = &[
     "health",
     "proxy",
     "front_internal",
+    "ipv6",
     "drain",
     "stop_timeout",
     "keep",
@@ -36,6 +37,7 @@ const STAGE_KEYS: &[&str] = &[
     "health",
     "proxy",
     "front_internal",
+    "ipv6",
     "drain",
     "stop_timeout",
     "keep",
@@ -132,6 +134,7 @@ pub(super) fn read<'n>(
             "front_internal" => {
                 layer.front_internal = Val::from_checked(leaf::boolean(check, value, &key_at));
             }
+            "ipv6" => layer.ipv6 = Val::from_checked(super::ipv6::ipv6(check, value, &key_at)),
             "drain" => {
                 layer.drain = Val::from_checked(leaf::duration(check, value, &key_at, false));
             }

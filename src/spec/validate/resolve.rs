@@ -90,6 +90,7 @@ pub(super) fn resolve(layer: &Layer, app: &str, stage: &str) -> Resolved {
                 health,
                 proxy,
                 front_internal: value_or(&layer.front_internal, defaults::FRONT_INTERNAL),
+                ipv6: layer.ipv6.set().cloned().flatten(),
                 drain: value_or(&layer.drain, defaults::DRAIN),
                 stop_timeout: value_or(&layer.stop_timeout, defaults::STOP_TIMEOUT),
                 keep: value_or(&layer.keep, defaults::KEEP),
