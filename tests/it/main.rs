@@ -24,7 +24,7 @@ mod observe;
 mod ops;
 mod proxy;
 mod remote;
-mod route;
+mod route_engines;
 mod route_read;
 mod settings;
 mod status;

@@ -275,6 +275,15 @@ impl NetworkBuilder<'_> {
         labels.iter().fold(self, |b, (k, v)| b.label(k, v))
     }
 
+    /// Dual-stack; the IPv6 subnet given, or from the engine's pool (Engine 27+ has one).
+    pub fn ipv6(mut self, subnet: Option<&str>) -> Self {
+        self.args.push("--ipv6".into());
+        if let Some(subnet) = subnet {
+            self.args.extend(["--subnet".into(), subnet.to_string()]);
+        }
+        self
+    }
+
     /// Creates it; returns the network's full ID.
     pub fn create(self) -> String {
         let mut args = vec!["network", "create"];
