@@ -1,7 +1,8 @@
 //! Issue 13: bgdeploy's route prediction against what the kernel shows, on Engine 20.10 (the
 //! machine's) and Engine 28.5 (a test host), for IPv4 and IPv6: DESIGN §1's four cases, an
 //! extra network sorting before `BACK_`, a higher gw-priority, an internal-only container,
-//! dual-stack against IPv4-only networks. Then `up`, `plan` and `doctor` on both engines.
+//! dual-stack against IPv4-only networks. Then `ipv6:` deploys on both engines and `doctor` on
+//! 28 (`up.rs` has the extra network sorting before `BACK_`, on both engines).
 
 use std::time::Duration;
 
@@ -273,71 +274,6 @@ fn spec(app: &str, extra: &str) -> String {
         "apps:\n  {app}:\n    image: bgdeploy-demo:v1\n    port: 8080\n    health: {{http: /up}}\n    drain: 0s\n    stop_timeout: 1s\n{extra}    stages:\n      stage: {{}}\n"
     )
 }
-
-/// `networks: [AAA_shared]` sorts before `BACK_`: on 28 bgdeploy's priorities keep the route
-/// on `BACK_` (plan says why: priority) and `up` succeeds; on 20.10 plan warns and `up` stops
-/// with exit 5, naming the rule.
-async fn an_extra_network_sorting_first(engine: OnEngine) {
-    let Some(env) = engine.env().await else {
-        return;
-    };
-    let app = env.name("shop");
-    let shared = format!("AAA_{}shared", env.prefix());
-    env.network(&shared).create();
-    let yaml = spec(&app, &format!("    networks: [{shared}]\n"));
-    let plan = env
-        .bgdeploy()
-        .args(["plan", &app, "stage", "--output", "json"])
-        .spec(&yaml)
-        .run();
-    let plan = plan.json();
-    let connect = plan["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .find(|s| s["action"] == "connect_network" && s["network"] == shared.as_str())
-        .expect("the extra network's attach")
-        .clone();
-    let back = format!("BACK_{app}_stage");
-    let run = env
-        .bgdeploy()
-        .args(["up", &app, "stage"])
-        .spec(&yaml)
-        .timeout(Duration::from_secs(120))
-        .run();
-    match engine {
-        OnEngine::Host28 => {
-            assert_eq!(connect["route"]["after"], back.as_str(), "{connect}");
-            assert_eq!(connect["route"]["reason"], "priority", "{connect}");
-            assert_eq!(connect["gw_priority"], 0, "{connect}");
-            run.assert_success();
-            let live = env.docker(&[
-                "ps",
-                "-q",
-                "--filter",
-                &format!("label=bgdeploy.app={app}"),
-                "--filter",
-                "status=running",
-            ]);
-            let live = live.lines().next().expect("the live release").to_string();
-            assert_eq!(
-                kernel_routes(&env, &live)[0].as_deref(),
-                Some(back.as_str())
-            );
-        }
-        OnEngine::Machine20 => {
-            assert_eq!(connect["route"]["after"], shared.as_str(), "{connect}");
-            assert_eq!(connect["route"]["reason"], "name_order", "{connect}");
-            run.assert_code(5)
-                .stderr_contains("sorts first (byte-wise)");
-        }
-    }
-}
-
-on_engines!(
-    an_extra_network_sorting_before_back,
-    an_extra_network_sorting_first
-);
 
 /// `ipv6:` makes dual-stack `BACK_`/`FRONT_`; both families are predicted and checked, and
 /// the kernel has both default routes on `BACK_`. Engine 20.10 needs the subnets written.

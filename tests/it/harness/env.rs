@@ -55,7 +55,7 @@ impl TestEnv {
     }
 
     /// Like `docker`, without panicking: stdout, or what went wrong.
-    fn quiet_docker(&self, args: &[&str]) -> Result<String, String> {
+    pub fn quiet_docker(&self, args: &[&str]) -> Result<String, String> {
         let Some((host, _)) = self.target else {
             return quiet_docker(args);
         };
