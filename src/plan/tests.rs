@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::observe::*;
 use crate::render;
+use crate::route::RouteReason;
 use crate::spec::{Deploy, Health, HealthCheck, Proxy, ProxyDriver, StatusRange};
 
 fn deploy() -> Deploy {
@@ -220,6 +221,117 @@ fn gw_priority_keeps_the_route_on_engine_28() {
             Some(priority::FRONT)
         ]
     );
+}
+
+/// The route changes the plan predicts, in step order: (container, network, IPv4 after,
+/// reason, IPv6 after).
+fn attaches(
+    plan: &Plan,
+) -> Vec<(
+    String,
+    String,
+    Option<String>,
+    Option<RouteReason>,
+    Option<String>,
+)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ConnectNetwork {
+                container,
+                network,
+                route,
+                ..
+            } => Some((
+                container.clone(),
+                network.clone(),
+                route.after.clone(),
+                route.reason,
+                route.ipv6.as_ref().and_then(|v6| v6.after.clone()),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn ipv6_creates_dual_stack_networks_and_checks_both_routes() {
+    let mut d = deploy();
+    d.ipv6 = Some(crate::spec::Ipv6 {
+        back: Some("fd00:1::/64".into()),
+        front: None,
+    });
+    let plan = plan_ok(&d, &empty(51), &opts());
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let created: Vec<(bool, Option<String>)> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::CreateNetwork {
+                ipv6, ipv6_subnet, ..
+            } => Some((*ipv6, ipv6_subnet.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, [(true, Some("fd00:1::/64".into())), (true, None)]);
+    let last_check = plan.steps.iter().rev().find_map(|s| match &s.action {
+        Action::CheckRoute {
+            expect, expect_v6, ..
+        } => Some((expect.clone(), expect_v6.clone())),
+        _ => None,
+    });
+    let back = Some("BACK_shop_stage".to_string());
+    assert_eq!(last_check, Some((back.clone(), back.clone())));
+    let release = attaches(&plan).pop().expect("the release's FRONT attach");
+    assert_eq!(release.2, back);
+    assert_eq!(release.4, back, "IPv6 predicted on BACK_ too");
+    let json = render::plan::json(&plan);
+    assert!(json.contains("\"ipv6_subnet\": \"fd00:1::/64\""), "{json}");
+    assert!(
+        plan.steps.iter().any(|s| s
+            .action
+            .to_string()
+            .contains("IPv4 and IPv6 default routes are on BACK_shop_stage")),
+        "{plan:#?}"
+    );
+}
+
+#[test]
+fn on_engine_28_a_dual_stack_extra_network_takes_both_routes_from_an_ipv4_only_back() {
+    let mut d = deploy();
+    d.networks = vec!["zz_dual".into()];
+    let mut obs = empty(51);
+    obs.extras = vec![NetworkLookup::Found(NetworkInfo {
+        ipv6: true,
+        ..net("zz_dual", false, false)
+    })];
+    let plan = plan_ok(&d, &obs, &opts());
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [WarningCode::RouteMoves]);
+    assert!(
+        plan.warnings[0].message.contains("dual-stack"),
+        "{}",
+        plan.warnings[0].message
+    );
+    let extra = attaches(&plan)
+        .into_iter()
+        .find(|a| a.1 == "zz_dual")
+        .expect("the attach");
+    assert_eq!(extra.2.as_deref(), Some("zz_dual"));
+    assert_eq!(extra.3, Some(RouteReason::DualStack));
+    // With BACK_ dual-stack too (`ipv6: true`), the priority keeps both on BACK_.
+    d.ipv6 = Some(crate::spec::Ipv6::default());
+    let plan = plan_ok(&d, &obs, &opts());
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let extra = attaches(&plan)
+        .into_iter()
+        .find(|a| a.1 == "zz_dual")
+        .expect("the attach");
+    assert_eq!(
+        (extra.2.as_deref(), extra.3),
+        (Some("BACK_shop_stage"), Some(RouteReason::Priority))
+    );
+    assert_eq!(extra.4.as_deref(), Some("BACK_shop_stage"));
 }
 
 #[test]
