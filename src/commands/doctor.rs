@@ -210,7 +210,8 @@ fn would_move(
         .filter(|f| !endpoints.iter().any(|e| e.network == **f))
         .filter_map(|front| {
             let mut after = endpoints.to_vec();
-            after.push(Endpoint::new(*front, false));
+            // As bgdeploy attaches a proxy: with the lowest GwPriority (ignored below API 1.48).
+            after.push(Endpoint::new(*front, false).priority(crate::plan::priority::FRONT));
             let holder = default_route_holder(&after, api)?;
             if holder.network != *front || current.as_deref() == Some(*front) {
                 return None;
