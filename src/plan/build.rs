@@ -639,10 +639,17 @@ fn new_release(
         b.route_warning(
             &change,
             name,
-            &format!(
-                "`up` would stop with exit 5. Fix: rename the network so that it sorts after {back}, create it \
-                 --internal, or use Engine 28+ where bgdeploy sends GwPriority."
-            ),
+            &if change.reason == Some(crate::route::RouteReason::DualStack) {
+                format!(
+                    "`up` would stop with exit 5. Fix: make {back} dual-stack too (`ipv6: true`), so that \
+                     bgdeploy's GwPriority decides, or attach {name} without IPv6, or create it --internal."
+                )
+            } else {
+                format!(
+                    "`up` would stop with exit 5. Fix: rename the network so that it sorts after {back}, create it \
+                     --internal, or use Engine 28+ where bgdeploy sends GwPriority."
+                )
+            },
         );
         b.step(
             new,
