@@ -223,35 +223,20 @@ fn gw_priority_keeps_the_route_on_engine_28() {
     );
 }
 
-/// The route changes the plan predicts, in step order: (container, network, IPv4 after,
-/// reason, IPv6 after).
-fn attaches(
-    plan: &Plan,
-) -> Vec<(
-    String,
-    String,
-    Option<String>,
-    Option<RouteReason>,
-    Option<String>,
-)> {
+/// The route changes the plan predicts, in step order, with the network attached.
+fn attaches(plan: &Plan) -> Vec<(String, RouteChange)> {
     plan.steps
         .iter()
         .filter_map(|s| match &s.action {
-            Action::ConnectNetwork {
-                container,
-                network,
-                route,
-                ..
-            } => Some((
-                container.clone(),
-                network.clone(),
-                route.after.clone(),
-                route.reason,
-                route.ipv6.as_ref().and_then(|v6| v6.after.clone()),
-            )),
+            Action::ConnectNetwork { network, route, .. } => Some((network.clone(), route.clone())),
             _ => None,
         })
         .collect()
+}
+
+/// IPv6 `after` of a change.
+fn v6_after(change: &RouteChange) -> Option<&str> {
+    change.ipv6.as_ref().and_then(|v6| v6.after.as_deref())
 }
 
 #[test]
@@ -282,9 +267,13 @@ fn ipv6_creates_dual_stack_networks_and_checks_both_routes() {
     });
     let back = Some("BACK_shop_stage".to_string());
     assert_eq!(last_check, Some((back.clone(), back.clone())));
-    let release = attaches(&plan).pop().expect("the release's FRONT attach");
-    assert_eq!(release.2, back);
-    assert_eq!(release.4, back, "IPv6 predicted on BACK_ too");
+    let (_, release) = attaches(&plan).pop().expect("the release's FRONT attach");
+    assert_eq!(release.after, back);
+    assert_eq!(
+        v6_after(&release),
+        back.as_deref(),
+        "IPv6 predicted on BACK_ too"
+    );
     let json = render::plan::json(&plan);
     assert!(json.contains("\"ipv6_subnet\": \"fd00:1::/64\""), "{json}");
     assert!(
@@ -313,25 +302,25 @@ fn on_engine_28_a_dual_stack_extra_network_takes_both_routes_from_an_ipv4_only_b
         "{}",
         plan.warnings[0].message
     );
-    let extra = attaches(&plan)
+    let (_, extra) = attaches(&plan)
         .into_iter()
-        .find(|a| a.1 == "zz_dual")
+        .find(|a| a.0 == "zz_dual")
         .expect("the attach");
-    assert_eq!(extra.2.as_deref(), Some("zz_dual"));
-    assert_eq!(extra.3, Some(RouteReason::DualStack));
+    assert_eq!(extra.after.as_deref(), Some("zz_dual"));
+    assert_eq!(extra.reason, Some(RouteReason::DualStack));
     // With BACK_ dual-stack too (`ipv6: true`), the priority keeps both on BACK_.
     d.ipv6 = Some(crate::spec::Ipv6::default());
     let plan = plan_ok(&d, &obs, &opts());
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
-    let extra = attaches(&plan)
+    let (_, extra) = attaches(&plan)
         .into_iter()
-        .find(|a| a.1 == "zz_dual")
+        .find(|a| a.0 == "zz_dual")
         .expect("the attach");
     assert_eq!(
-        (extra.2.as_deref(), extra.3),
+        (extra.after.as_deref(), extra.reason),
         (Some("BACK_shop_stage"), Some(RouteReason::Priority))
     );
-    assert_eq!(extra.4.as_deref(), Some("BACK_shop_stage"));
+    assert_eq!(v6_after(&extra), Some("BACK_shop_stage"));
 }
 
 #[test]
