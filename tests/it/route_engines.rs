@@ -282,6 +282,22 @@ async fn ipv6_deploys_dual_stack(engine: OnEngine) {
         return;
     };
     let app = env.name("shop");
+    if engine == OnEngine::Machine20 {
+        // No IPv6 pool on 20.10: `ipv6: true` stops before anything exists, saying what to write.
+        let before = crate::harness::snapshot(env.prefix());
+        env.bgdeploy()
+            .args(["up", &app, "stage"])
+            .spec(&spec(&app, "    ipv6: true\n"))
+            .run()
+            .assert_code(1)
+            .stderr_contains("IPv6 address pool")
+            .stderr_contains("ipv6: {back:");
+        assert_eq!(
+            before,
+            crate::harness::snapshot(env.prefix()),
+            "the engine changed"
+        );
+    }
     let ipv6 = match engine {
         OnEngine::Machine20 => format!(
             "    ipv6: {{back: \"{}\", front: \"{}\"}}\n",
