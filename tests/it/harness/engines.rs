@@ -4,6 +4,8 @@
 //! and each says which engine failed.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::{Condvar, Mutex};
 
 use super::testhost::{EngineVersion, Transport, test_host};
 use super::{DEMO_HC, DEMO_V1, DEMO_V2, NGINX, TestEnv, require_engine, require_images};
@@ -19,18 +21,26 @@ pub enum OnEngine {
 impl OnEngine {
     /// A `TestEnv` on this engine with the demo images there; `None` (after saying why) when
     /// the engine is not available here and `CI` is unset.
-    pub async fn env(self) -> Option<TestEnv> {
+    pub async fn env(self) -> Option<EngineEnv> {
         match self {
             OnEngine::Machine20 => {
                 require_engine().await?;
                 require_images();
-                Some(TestEnv::new())
+                Some(EngineEnv {
+                    env: TestEnv::new(),
+                    _slot: None,
+                })
             }
             OnEngine::Host28 => {
                 let host = test_host(EngineVersion::E28)?;
                 require_images();
                 host.load_images(&[DEMO_V1, DEMO_V2, DEMO_HC, NGINX]);
-                Some(TestEnv::on_host(host, Transport::Unix))
+                // Taken before the env exists, released after it is cleaned up (field order).
+                let slot = HostSlot::take();
+                Some(EngineEnv {
+                    env: TestEnv::on_host(host, Transport::Unix),
+                    _slot: Some(slot),
+                })
             }
         }
     }
@@ -38,6 +48,49 @@ impl OnEngine {
     /// From API 1.48 the engine honours `GwPriority`.
     pub fn has_gw_priority(self) -> bool {
         self == OnEngine::Host28
+    }
+}
+
+/// A `TestEnv` of a scenario; on the shared test host it also holds one of its slots.
+pub struct EngineEnv {
+    env: TestEnv,
+    _slot: Option<HostSlot>,
+}
+
+impl Deref for EngineEnv {
+    type Target = TestEnv;
+
+    fn deref(&self) -> &TestEnv {
+        &self.env
+    }
+}
+
+/// The shared test host fits 20 user networks; a scenario uses at most three. However many
+/// test threads run, at most this many scenarios work on it at once, leaving room for the
+/// other tests there (`remote.rs`).
+const HOST_SLOTS: usize = 4;
+
+static TAKEN: Mutex<usize> = Mutex::new(0);
+static FREED: Condvar = Condvar::new();
+
+struct HostSlot;
+
+impl HostSlot {
+    fn take() -> HostSlot {
+        let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+        while *taken >= HOST_SLOTS {
+            taken = FREED.wait(taken).unwrap_or_else(|p| p.into_inner());
+        }
+        *taken += 1;
+        HostSlot
+    }
+}
+
+impl Drop for HostSlot {
+    fn drop(&mut self) {
+        let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+        *taken -= 1;
+        FREED.notify_one();
     }
 }
 
