@@ -13,7 +13,7 @@ use crate::spec::raw::Node;
 const KEYS: &[&str] = &["back", "front"];
 
 /// `None` for `ipv6: false` as for a problem; the caller tells them apart by `Val`.
-pub(super) fn ipv6(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Option<Ipv6>> {
+pub(super) fn read(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Option<Ipv6>> {
     if let Node::Bool(on) = node {
         return Some(on.then(Ipv6::default));
     }
