@@ -272,6 +272,38 @@ async fn extra_network_first(engine: OnEngine) {
                 kernel_routes(&env, &now[0])[0].as_deref(),
                 Some(back.as_str())
             );
+            // A one-off of the release joins the same networks with the same priorities: its
+            // route is on BACK_ too (its own table, read inside it).
+            let table = env
+                .bgdeploy()
+                .args([
+                    "exec",
+                    app.as_str(),
+                    "stage",
+                    "--one-off",
+                    "--",
+                    "cat",
+                    "/proc/net/route",
+                ])
+                .spec(&with_extra)
+                .timeout(Duration::from_secs(60))
+                .run();
+            table.assert_success();
+            let gateway = bgdeploy::route::parse_ipv4_route_table(&table.stdout)
+                .map(|r| r.gateway.to_string());
+            let back_gateway = env.docker(&[
+                "network",
+                "inspect",
+                "-f",
+                "{{(index .IPAM.Config 0).Gateway}}",
+                &back,
+            ]);
+            assert_eq!(
+                gateway.as_deref(),
+                Some(back_gateway.as_str()),
+                "{}",
+                table.stdout
+            );
         }
     }
 }
