@@ -236,8 +236,10 @@ pub fn default_routes(endpoints: &[Endpoint], api: ApiVersion) -> Routes {
 }
 
 /// Why `sorted[i]` holds a route: the level at which it beats the endpoint that sorts first
-/// among the others. When one of those sorts before it, it won by its gateways (it was the
-/// first dual-stack one, or those before it had no gateway of the family).
+/// among the others. When some sort before it, they could not hold the route: internal ones
+/// have no gateway on Engine 28 (even with a higher priority); otherwise it won by its
+/// gateways (it was the first dual-stack one, or those before it had no gateway of the
+/// family).
 fn reason(rules: Rules, sorted: &[&Endpoint], i: usize) -> RouteReason {
     let rival = if i == 0 {
         sorted.get(1)
@@ -246,6 +248,7 @@ fn reason(rules: Rules, sorted: &[&Endpoint], i: usize) -> RouteReason {
     };
     match rival {
         None => RouteReason::Only,
+        Some(_) if i > 0 && sorted[..i].iter().all(|e| e.internal) => RouteReason::Internal,
         Some(_) if i > 0 => RouteReason::DualStack,
         Some(rival) => rules.compare(sorted[i], rival).1,
     }

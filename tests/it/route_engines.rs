@@ -110,6 +110,13 @@ const CASES: &[Case] = &[
         e28: [Some("z_net"), None],
     },
     Case {
+        what: "an internal network with a higher gw-priority does not take the route",
+        first: BRIDGE,
+        then: &[prio(internal(net("FRONT_x")), 500)],
+        e20: [Some("bridge"), None],
+        e28: [Some("bridge"), None],
+    },
+    Case {
         what: "an internal-only container",
         first: internal(dual(net("only_internal"))),
         then: &[],

@@ -197,3 +197,12 @@ fn reasons_keep_their_json_names() {
         ]
     );
 }
+
+#[test]
+fn on_28_an_internal_network_never_holds_a_route_whatever_its_priority() {
+    let eps = [
+        Endpoint::new("bridge", false),
+        Endpoint::new("FRONT_x", true).priority(500),
+    ];
+    assert_eq!(routes(&eps, NEW)[0], on("bridge", RouteReason::Internal));
+}
