@@ -1,5 +1,7 @@
 //! The errors behind exit codes. One function, `Error::code`, maps them (DESIGN.md §3).
 
+pub mod chain;
+
 use crate::engine::EngineError;
 use crate::spec::SpecError;
 
@@ -161,14 +163,8 @@ impl Error {
 }
 
 /// The error and every cause below it, one per line, as printed on stderr.
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = format!("error: {err}");
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(&format!("\n  caused by: {cause}"));
-        source = cause.source();
-    }
-    out
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    chain::lines(err, "error: ", "\n  caused by: ")
 }
 
 impl From<crate::lock::LockError> for Error {

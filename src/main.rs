@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use clap::Parser;
 
 use bgdeploy::cli::Cli;
-use bgdeploy::error::{chain, exit};
+use bgdeploy::error::{exit, report};
 
 fn init_tracing(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
@@ -42,7 +42,7 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("{}", chain(&e));
+            eprintln!("{}", report(&e));
             std::process::exit(exit::DEPLOY_FAILED);
         }
     };
@@ -56,7 +56,7 @@ fn main() {
         Ok(()) => exit::OK,
         Err(e) if e.is_silent() => e.code(),
         Err(e) => {
-            eprintln!("{}", chain(&e));
+            eprintln!("{}", report(&e));
             if let Some(hint) = e.hint() {
                 eprintln!("hint: {hint}");
             }

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use bollard::{API_DEFAULT_VERSION, Docker};
 
-use super::error::{EngineError, chain};
+use super::error::EngineError;
 use super::reach;
 use super::ssh::{SshTarget, SshTransport};
 use super::{Engine, context};
+use crate::error::chain::one_line as chain;
 use crate::observe::{ApiVersion, EngineInfo};
 
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";

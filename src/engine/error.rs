@@ -299,31 +299,6 @@ pub(crate) fn is_not_found(e: &Bollard) -> bool {
     )
 }
 
-/// The `source()` chain in one line, without the wrappers' own words ("Error in the hyper
-/// legacy client", "client error (Connect)"), which say nothing without the OS error underneath.
-pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    const WRAPPERS: [&str; 2] = ["Error in the hyper legacy client", "client error ("];
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(e);
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = cause.source();
-    }
-    let useful: Vec<&str> = parts
-        .iter()
-        .map(String::as_str)
-        .filter(|p| !WRAPPERS.iter().any(|w| p.starts_with(w)))
-        .collect();
-    if useful.is_empty() {
-        parts.join(": ")
-    } else {
-        useful.join(": ")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

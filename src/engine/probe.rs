@@ -389,7 +389,10 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Probe {
                 container: id.to_string(),
-                reason: format!("cannot attach to the probe: {}", super::error::chain(&e)),
+                reason: format!(
+                    "cannot attach to the probe: {}",
+                    crate::error::chain::one_line(&e)
+                ),
             })?;
         self.start_container(id).await?;
         Ok(Arc::new(Site {
@@ -478,7 +481,7 @@ impl Conn {
                 Some(Err(e)) => {
                     return Err(format!(
                         "the probe's stream broke: {}",
-                        super::error::chain(&e)
+                        crate::error::chain::one_line(&e)
                     ));
                 }
                 None => return Err("the probe ended".to_string()),

@@ -277,14 +277,16 @@ impl<'a> Executor<'a> {
                     let what = format!("route the proxy back to {}", names.join(", "));
                     match result {
                         Ok(()) => self.reporter.note(&format!("undone: {what}")),
-                        Err(e) => failures.push(format!("{what}: {}", causes(&e))),
+                        Err(e) => {
+                            failures.push(format!("{what}: {}", crate::error::chain::one_line(&e)))
+                        }
                     }
                     continue;
                 }
             };
             match result {
                 Ok(()) => self.reporter.note(&format!("undone: {what}")),
-                Err(e) => failures.push(format!("{what}: {}", causes(&e))),
+                Err(e) => failures.push(format!("{what}: {}", crate::error::chain::one_line(&e))),
             }
         }
         if failures.is_empty() {
@@ -307,7 +309,7 @@ impl<'a> Executor<'a> {
             if let Err(e) = lock.release(self.engine).await {
                 self.reporter.note(&format!(
                     "could not release the lock {name}: {}; run `bgdeploy lock release {} {}`",
-                    causes(&e),
+                    crate::error::chain::one_line(&e),
                     self.deploy.app,
                     self.deploy.stage
                 ));
@@ -376,16 +378,4 @@ fn is_lock_step(step: &Step) -> bool {
 pub fn split_lock(plan: &Plan) -> (&[Step], &[Step]) {
     let n = plan.steps.iter().take_while(|s| is_lock_step(s)).count();
     plan.steps.split_at(n)
-}
-
-/// An error and its causes on one line: undo failures are listed one per line, and a person
-/// acting on them needs the engine's reason, not only bgdeploy's summary.
-fn causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    out
 }

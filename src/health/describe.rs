@@ -4,47 +4,12 @@
 use std::error::Error;
 use std::io;
 
-/// The most telling cause in `e`'s chain: the OS error when there is one, else the innermost.
-pub(super) fn cause(e: &(dyn Error + 'static)) -> String {
-    let mut innermost = e;
-    let mut next = Some(e);
-    while let Some(current) = next {
-        if let Some(io) = current.downcast_ref::<io::Error>() {
-            return io_error(io);
-        }
-        innermost = current;
-        next = current.source();
-    }
-    innermost.to_string()
-}
+pub(super) use crate::error::chain::{io_reason as io_error, reason as cause};
 
 /// Whether the connection was refused (an `io::Error` of that kind anywhere in the chain):
 /// nothing listened on the port.
 pub(super) fn refused(e: &(dyn Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(current) = next {
-        if let Some(io) = current.downcast_ref::<io::Error>() {
-            return io.kind() == io::ErrorKind::ConnectionRefused;
-        }
-        next = current.source();
-    }
-    false
-}
-
-pub(super) fn io_error(e: &io::Error) -> String {
-    use io::ErrorKind as K;
-    let text = match e.kind() {
-        K::ConnectionRefused => "connection refused",
-        K::ConnectionReset => "connection reset",
-        K::ConnectionAborted => "connection aborted",
-        K::TimedOut => "connection timed out",
-        K::HostUnreachable => "no route to host",
-        K::NetworkUnreachable => "network unreachable",
-        K::AddrNotAvailable => "address not available",
-        K::UnexpectedEof => "connection closed before an answer",
-        _ => return e.to_string(),
-    };
-    text.to_string()
+    crate::error::chain::has_io_kind(e, io::ErrorKind::ConnectionRefused)
 }
 
 /// At most `max` characters of the last non-empty line of `text`, for one-line reports.

@@ -18,13 +18,8 @@ const LOGS_TIMEOUT: Duration = Duration::from_secs(10);
 /// The lines are the app's own output: the caller should redact secret values from the result
 /// before printing it.
 pub async fn failure_report(engine: &Engine, container: &str, err: &HealthError) -> String {
-    let mut text = err.to_string();
     // What the engine said, when it was the engine that failed (a lost connection, say).
-    let mut cause = std::error::Error::source(err);
-    while let Some(c) = cause {
-        let _ = write!(text, "\n  caused by: {c}");
-        cause = c.source();
-    }
+    let mut text = crate::error::chain::lines(err, "", "\n  caused by: ");
     if matches!(err, HealthError::Engine(_)) {
         let _ = write!(
             text,
@@ -49,10 +44,7 @@ pub async fn failure_report(engine: &Engine, container: &str, err: &HealthError)
             }
         }
         Ok(Err(e)) => {
-            let why = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(": ");
+            let why = crate::error::chain::one_line(&e);
             let _ = write!(text, "\n(the logs of `{shown}` could not be read: {why})");
         }
         Err(_) => {

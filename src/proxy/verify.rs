@@ -1,7 +1,6 @@
 //! `proxy.verify`: after a switch, GET a URL through the proxy (with the app's Host header)
 //! until it answers well enough times in a row, on the health check's cadence and deadline.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use reqwest::header::{HOST, HeaderValue};
@@ -109,25 +108,7 @@ impl VerifyProbe {
                 "{what} → no answer within {}",
                 humantime::format_duration(self.timeout)
             )),
-            Err(e) => Probe::Fail(format!("{what} → {}", cause(&e))),
+            Err(e) => Probe::Fail(format!("{what} → {}", crate::error::chain::reason(&e))),
         }
     }
-}
-
-/// The OS error under reqwest's wrappers ("connection refused"), else the innermost cause.
-fn cause(e: &reqwest::Error) -> String {
-    let mut innermost: &dyn std::error::Error = e;
-    let mut next = e.source();
-    while let Some(current) = next {
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
-                _ => io.to_string(),
-            };
-        }
-        innermost = current;
-        next = current.source();
-    }
-    innermost.to_string()
 }

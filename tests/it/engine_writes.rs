@@ -21,7 +21,7 @@ fn label<'a>(json: &'a serde_json::Value, key: &str) -> Option<&'a str> {
 
 /// Every cause of an error, for checking what an operator would read.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    bgdeploy::error::chain(e)
+    bgdeploy::error::report(e)
 }
 
 #[tokio::test]

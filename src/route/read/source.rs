@@ -261,7 +261,7 @@ impl<'e> ProcNet<'e> {
                 )))
             }
             Err(e) if e.is_unreachable() => Err(e.into()),
-            Err(e) => Ok(Fetch::Failed(one_line(&e))),
+            Err(e) => Ok(Fetch::Failed(crate::error::chain::one_line(&e))),
         }
     }
 
@@ -283,7 +283,7 @@ impl<'e> ProcNet<'e> {
                 shorten(out.stderr.trim())
             ))),
             Err(e) if e.is_unreachable() => Err(e.into()),
-            Err(e) => Ok(Fetch::Failed(one_line(&e))),
+            Err(e) => Ok(Fetch::Failed(crate::error::chain::one_line(&e))),
         }
     }
 
@@ -333,17 +333,6 @@ async fn read_proc_file(path: String) -> std::io::Result<String> {
 
 /// What one `read` of a `/proc/net` table asks for: a busy server's table in one call.
 const PROC_READ_CHUNK: usize = 256 * 1024;
-
-/// The error and its causes on one line: a reason among several in one message.
-fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut next = e.source();
-    while let Some(cause) = next {
-        parts.push(cause.to_string());
-        next = cause.source();
-    }
-    parts.join(": ").replace('\n', " ")
-}
 
 fn shorten(text: &str) -> String {
     match text.char_indices().nth(REASON_CHARS) {
