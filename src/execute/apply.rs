@@ -116,15 +116,9 @@ impl Executor<'_> {
                 let (id, ip) = self.back_address(container).await?;
                 let reporter = &mut *self.reporter;
                 let mut on_probe = |r: &health::ProbeReport| reporter.step_progress(&r.to_string());
-                if let Err(e) = health::wait_healthy(
-                    engine,
-                    &id,
-                    ip,
-                    deploy.port,
-                    &deploy.health,
-                    &mut on_probe,
-                )
-                .await
+                if let Err(e) = engine
+                    .wait_healthy(&id, ip, deploy.port, &deploy.health, &mut on_probe)
+                    .await
                 {
                     let report = health::failure_report(engine, &id, &e).await;
                     // The app's own log lines may print its environment.
@@ -143,7 +137,8 @@ impl Executor<'_> {
                     .await?;
             }
             Action::CheckRoute { container, expect } => {
-                let reading = route::read_default_route(engine, container)
+                let reading = engine
+                    .read_default_route(container)
                     .await
                     .map_err(|e| DeployError::RouteUnreadable {
                         container: container.clone(),
@@ -241,15 +236,15 @@ impl Executor<'_> {
                         waited.as_secs_f64()
                     ));
                 };
-                match drain::drain_watching(
-                    engine,
-                    container,
-                    *port,
-                    Duration::from_secs_f64(*max_secs),
-                    watch.as_ref(),
-                    &mut on_tick,
-                )
-                .await
+                match engine
+                    .drain(
+                        container,
+                        *port,
+                        Duration::from_secs_f64(*max_secs),
+                        watch.as_ref(),
+                        &mut on_tick,
+                    )
+                    .await
                 {
                     Ok(outcome) if !outcome.closed => self.reporter.note(&format!(
                         "{container} still had {} connection(s) after {:.1}s; stopping it anyway",

@@ -17,7 +17,7 @@ use serde_json::json;
 pub use cancel::Cancel;
 pub use error::DeployError;
 
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::lock::LockGuard;
 use crate::plan::{Action, Plan, Step};
 use crate::progress::{Reporter, StepStatus};
@@ -70,7 +70,7 @@ pub struct Job {
 }
 
 pub struct Executor<'a> {
-    engine: &'a Engine,
+    engine: &'a dyn EngineApi,
     deploy: &'a Deploy,
     secrets: &'a [(String, Secret)],
     reporter: &'a mut dyn Reporter,
@@ -116,7 +116,7 @@ fn interruptible(action: &Action) -> bool {
 
 impl<'a> Executor<'a> {
     pub fn new(
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
         deploy: &'a Deploy,
         secrets: &'a [(String, Secret)],
         reporter: &'a mut dyn Reporter,

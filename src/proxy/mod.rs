@@ -26,7 +26,7 @@ pub use nginx_proxy::{DOCKER_GEN_RENDER, NGINX_PROXY_CONFIG};
 pub use render::{render, upstream_name};
 pub use verify::verify;
 
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::plan::ProxyPhase;
 use crate::spec::{Deploy, ProxyDriver};
 
@@ -67,7 +67,7 @@ impl From<ProxyPhase> for Phase {
 
 /// The maintenance message of the nginx driver's file in the proxy, `None` when it routes.
 async fn current_maintenance(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     container: &str,
     config_path: &str,
 ) -> Result<Option<String>, ProxyError> {
@@ -78,7 +78,7 @@ async fn current_maintenance(
 /// Whether maintenance mode is on for `deploy`: `Some(message)` when it is, `None` when the
 /// proxy routes, or the driver keeps no state bgdeploy can read (`command`, `none`, ...).
 pub async fn maintenance_state(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
 ) -> Result<Option<String>, ProxyError> {
     match &deploy.proxy.driver {
@@ -95,7 +95,7 @@ pub async fn maintenance_state(
 /// `nginx`: renders the server block, tests and reloads as a switch does. `command`: runs the
 /// command with `BGDEPLOY_PHASE` `maintenance_on`/`maintenance_off`. Other drivers cannot.
 pub async fn set_maintenance(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
     message: Option<&str>,
     backends: &[Backend],
@@ -141,7 +141,7 @@ pub async fn set_maintenance(
 /// `ProxyError::needs_person`; what a failing `reload` or `command` did before it failed is
 /// theirs to undo, so a caller rolling back should switch again to the releases that stay.
 pub async fn switch(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
     phase: Phase,
     changed: &Backend,

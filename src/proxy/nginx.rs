@@ -3,7 +3,7 @@
 //! previous file back (or removes the new one), so nginx's files keep describing the routing
 //! it runs, and traffic never moved.
 
-use crate::engine::{EXEC_OUTPUT_LIMIT, Engine};
+use crate::engine::{EXEC_OUTPUT_LIMIT, EngineApi};
 
 use super::ProxyError;
 use super::exec::{output_text, run, strs};
@@ -24,7 +24,7 @@ pub(super) struct Target<'a> {
 /// Writes `config` to the target's `config_path`, tests, reloads, and waits for nginx's new
 /// workers.
 pub(super) async fn apply(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     target: &Target<'_>,
     config: &str,
     on_line: &mut dyn FnMut(&str),
@@ -38,7 +38,7 @@ pub(super) async fn apply(
 
 /// As `apply`, with the file's current content (`None`: no file) already read.
 pub(super) async fn apply_over(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     target: &Target<'_>,
     config: &str,
     previous: Option<Vec<u8>>,
@@ -132,7 +132,7 @@ async fn test_and_reload(
 
 /// The config file and what it held before this switch.
 struct File<'a> {
-    engine: &'a Engine,
+    engine: &'a dyn EngineApi,
     container: &'a str,
     path: &'a str,
     previous: Option<Vec<u8>>,
