@@ -9,6 +9,8 @@ mod group;
 mod oneoff;
 mod record;
 pub mod release;
+#[cfg(test)]
+mod matrix;
 
 use std::time::{Duration, Instant};
 
