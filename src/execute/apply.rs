@@ -160,6 +160,14 @@ impl Executor<'_> {
                 let changed = self.backend(container).await?;
                 let backends = vec![self.backend(&live).await?];
                 let remove = *phase == crate::plan::ProxyPhase::Remove;
+                // Where to route back to if this switch fails, read before anything changes: a
+                // failure to read it after the switch would leave the proxy on the new release.
+                let mut old = Vec::new();
+                if !remove {
+                    for name in self.old_live.clone() {
+                        old.push(self.backend(&name).await?);
+                    }
+                }
                 if remove {
                     // From here on the old release takes no new traffic: no undo.
                     self.switched = true;
@@ -184,10 +192,6 @@ impl Executor<'_> {
                     crate::spec::ProxyDriver::Command { .. }
                 );
                 if !remove && (result.is_ok() || half_done) {
-                    let mut old = Vec::new();
-                    for name in self.old_live.clone() {
-                        old.push(self.backend(&name).await?);
-                    }
                     self.undo.push(Undo::ProxyBack {
                         changed: changed.clone(),
                         backends: old,

@@ -227,7 +227,7 @@ impl<'a> Executor<'a> {
     /// Returns the error to report, which becomes `NeedsPerson` when undoing failed.
     pub async fn fail(&mut self, err: DeployError) -> DeployError {
         let err = if self.switched {
-            err
+            self.committed(err)
         } else {
             self.compensate(err).await
         };
@@ -235,6 +235,27 @@ impl<'a> Executor<'a> {
             .await;
         self.release().await;
         err
+    }
+
+    /// A failure after the switch: the new release is live and nothing is undone, so the exit
+    /// code must say that a person finishes the job (10), never that the deploy was rolled
+    /// back (1).
+    fn committed(&self, err: DeployError) -> DeployError {
+        if matches!(
+            err,
+            DeployError::AfterSwitch { .. } | DeployError::NeedsPerson { .. }
+        ) {
+            return err;
+        }
+        let (app, stage) = (&self.deploy.app, &self.deploy.stage);
+        DeployError::NeedsPerson {
+            original: format!("the new release is live, but the deploy failed after the switch: {err}"),
+            undo: "nothing was undone (the switch had happened)".into(),
+            todo: format!(
+                "retire the old release by hand (`docker stop`) if it still runs, then \
+                 `bgdeploy status {app} {stage}`"
+            ),
+        }
     }
 
     /// After success: the outcome (history and lock are steps of the plan).

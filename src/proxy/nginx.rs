@@ -54,7 +54,41 @@ pub(super) async fn apply_over(
     };
     match test_and_reload(&file, target, config, on_line).await {
         Ok(()) => Ok(()),
-        Err(failure) => Err(file.restore(failure, on_line).await),
+        Err(failure) => {
+            // A command whose answer was lost (the engine failed, or it hung) may have run:
+            // a reload may have applied the new file, so the previous one is reloaded too.
+            let unknown = matches!(failure, ProxyError::Engine(_) | ProxyError::Hung { .. });
+            let failure = file.restore(failure, on_line).await;
+            if !unknown || failure.needs_person() {
+                return Err(failure);
+            }
+            Err(reload_back(&file, target, failure, on_line).await)
+        }
+    }
+}
+
+/// Reloads nginx with the file just put back; returns `failure`, or `ReloadBack` when that
+/// reload fails too.
+async fn reload_back(
+    file: &File<'_>,
+    target: &Target<'_>,
+    failure: ProxyError,
+    on_line: &mut dyn FnMut(&str),
+) -> ProxyError {
+    let argv: Vec<&str> = target.reload.map_or_else(|| RELOAD.to_vec(), strs);
+    let reason = match run(file.engine, file.container, &argv).await {
+        Ok(out) if out.exit_code == 0 => {
+            on_line(&format!("reloaded {} with the previous {}", file.container, file.path));
+            return failure;
+        }
+        Ok(out) => format!("`{}` exited with {}", argv.join(" "), out.exit_code),
+        Err(e) => e.to_string(),
+    };
+    ProxyError::ReloadBack {
+        container: file.container.to_string(),
+        path: file.path.to_string(),
+        failure: Box::new(failure),
+        reason,
     }
 }
 
