@@ -65,7 +65,7 @@ pub struct Call {
     pub step: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     world: World,
     calls: Vec<Call>,
@@ -73,6 +73,8 @@ struct State {
     /// The call that failed, once it did.
     struck: Option<usize>,
     step: usize,
+    /// Called once, at the first call made in this step (a signal arriving mid-step).
+    during: Option<(usize, Box<dyn FnOnce() + Send>)>,
 }
 
 pub struct FakeEngine {
@@ -201,6 +203,11 @@ impl FakeEngine {
         self.state().struck
     }
 
+    /// Calls `then` at the first call made during step `step`.
+    pub fn during_step(&self, step: usize, then: impl FnOnce() + Send + 'static) {
+        self.state().during = Some((step, Box::new(then)));
+    }
+
     /// The step now running, recorded with each call.
     pub fn set_step(&self, step: usize) {
         self.state().step = step;
@@ -236,6 +243,11 @@ impl FakeEngine {
         let mut st = self.state();
         let index = st.calls.len();
         let step = st.step;
+        if st.during.as_ref().is_some_and(|(k, _)| *k == step) {
+            if let Some((_, then)) = st.during.take() {
+                then();
+            }
+        }
         st.calls.push(Call {
             op,
             object: object.to_string(),

@@ -69,11 +69,22 @@ pub struct Ran {
     pub notes: Vec<String>,
 }
 
+/// When a run gets its signal (SIGINT, SIGTERM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// As the first step starts.
+    AtStart,
+    /// Once step N has finished, before the next starts.
+    After(usize),
+    /// While step N runs: at its first engine call.
+    During(usize),
+}
+
 /// The reporter of a matrix run: tells the engine which step runs, records the steps, and
-/// sends the signal when step `signal_at` starts.
+/// sends the signal at the step boundary asked for.
 struct Recorder<'a> {
     engine: &'a FakeEngine,
-    signal_at: Option<usize>,
+    signal_at: Option<Signal>,
     signal: watch::Sender<bool>,
     steps: Vec<Option<Step>>,
     notes: Vec<String>,
@@ -86,12 +97,15 @@ impl Reporter for Recorder<'_> {
             self.steps.resize(n + 1, None);
         }
         self.steps[n] = Some(step.clone());
-        if self.signal_at == Some(n) {
+        if n == 1 && self.signal_at == Some(Signal::AtStart) {
             let _ = self.signal.send(true);
         }
     }
     fn step_progress(&mut self, _message: &str) {}
-    fn step_finished(&mut self, _n: usize, _step: &Step, _status: StepStatus, _elapsed: Duration) {
+    fn step_finished(&mut self, n: usize, _step: &Step, _status: StepStatus, _elapsed: Duration) {
+        if self.signal_at == Some(Signal::After(n)) {
+            let _ = self.signal.send(true);
+        }
     }
     fn note(&mut self, message: &str) {
         self.notes.push(message.to_string());
@@ -158,7 +172,7 @@ impl Fixture {
 
     /// `cmd` on `engine`, as `commands::deploy` runs it: observe, plan, take the lock, observe
     /// and plan again under it, run the rest; on failure, undo and release.
-    pub async fn run(&self, engine: &FakeEngine, cmd: Cmd, signal_at: Option<usize>) -> Ran {
+    pub async fn run(&self, engine: &FakeEngine, cmd: Cmd, signal_at: Option<Signal>) -> Ran {
         let (mode, image) = match cmd {
             Cmd::Up => (Mode::Up, "shop:3"),
             Cmd::Cutover => (Mode::Cutover, "shop:3"),
@@ -174,7 +188,7 @@ impl Fixture {
         image: &str,
         no_cutover: bool,
         suffix: &str,
-        signal_at: Option<usize>,
+        signal_at: Option<Signal>,
     ) -> Ran {
         let deploy = &self.deploy;
         let opts = PlanOptions {
@@ -186,6 +200,12 @@ impl Fixture {
             mode,
         };
         let (signal, rx) = watch::channel(false);
+        if let Some(Signal::During(k)) = signal_at {
+            let during = signal.clone();
+            engine.during_step(k, move || {
+                let _ = during.send(true);
+            });
+        }
         let mut rec = Recorder {
             engine,
             signal_at,

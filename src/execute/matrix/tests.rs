@@ -3,7 +3,7 @@
 
 
 use super::oracle::{self, Expect, Side};
-use super::{Cmd, Driver, Fixture};
+use super::{Cmd, Driver, Fixture, Signal};
 use crate::engine::fake::{Fault, Target, When};
 use crate::error::exit;
 use crate::plan::Action;
@@ -111,11 +111,20 @@ async fn walk(driver: Driver, cmd: Cmd) -> usize {
             }
         }
     }
+    // A signal before the first step, after each step, and during each step that calls the
+    // engine; from the point of no return on the run finishes.
+    let mut signals = vec![(Signal::AtStart, false)];
     for k in 1..=total {
+        signals.push((Signal::After(k), k >= pnr));
+        if calls.iter().any(|c| c.step == k) {
+            signals.push((Signal::During(k), k >= pnr));
+        }
+    }
+    for (signal, past) in signals {
         let engine = f.engine();
-        let ran = f.run(&engine, cmd, Some(k)).await;
+        let ran = f.run(&engine, cmd, Some(signal)).await;
         runs += 1;
-        let (side, codes): (Side, &[i32]) = if k >= pnr {
+        let (side, codes): (Side, &[i32]) = if past {
             (Side::Committed, &[exit::OK])
         } else {
             (Side::Undone, &[exit::DEPLOY_FAILED])
@@ -127,9 +136,13 @@ async fn walk(driver: Driver, cmd: Cmd) -> usize {
             lock_may_stay: false,
         };
         if let Err(e) = oracle::check(&f, &f.world, &engine.world(), &ran, &expect) {
+            let k = match signal {
+                Signal::AtStart => 1,
+                Signal::After(k) | Signal::During(k) => k,
+            };
             failures.push(format!(
-                "{cmd:?} behind {driver:?}: signal at the start of step {k} ({}) (point of no \
-                 return: step {pnr}, {side:?}):\n{e}\n  error: {:?}",
+                "{cmd:?} behind {driver:?}: signal {signal:?} ({}) (point of no return: step \
+                 {pnr}, {side:?}):\n{e}\n  error: {:?}",
                 step_name(&plan, k),
                 ran.error
             ));
