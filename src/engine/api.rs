@@ -33,8 +33,7 @@ pub trait EngineApi {
 
     // Networks.
     fn list_networks(&self) -> Answer<'_, Vec<NetworkInfo>>;
-    fn inspect_network<'a>(&'a self, id_or_name: &'a str)
-    -> Answer<'a, Option<NetworkDetails>>;
+    fn inspect_network<'a>(&'a self, id_or_name: &'a str) -> Answer<'a, Option<NetworkDetails>>;
     fn create_network<'a>(
         &'a self,
         name: &'a str,
@@ -72,8 +71,7 @@ pub trait EngineApi {
     // Inside containers.
     fn exec<'a>(&'a self, container: &'a str, argv: &'a [&'a str]) -> Answer<'a, ExecOutput>;
     fn processes<'a>(&'a self, container: &'a str) -> Answer<'a, Vec<Process>>;
-    fn get_file<'a>(&'a self, container: &'a str, path: &'a str)
-    -> Answer<'a, Option<Vec<u8>>>;
+    fn get_file<'a>(&'a self, container: &'a str, path: &'a str) -> Answer<'a, Option<Vec<u8>>>;
     fn put_file<'a>(
         &'a self,
         container: &'a str,
@@ -90,8 +88,7 @@ pub trait EngineApi {
     fn ensure_lock_image(&self) -> Answer<'_, String>;
     fn create_volume<'a>(&'a self, name: &'a str, labels: &'a [(String, String)])
     -> Answer<'a, ()>;
-    fn volume_labels<'a>(&'a self, name: &'a str)
-    -> Answer<'a, Option<BTreeMap<String, String>>>;
+    fn volume_labels<'a>(&'a self, name: &'a str) -> Answer<'a, Option<BTreeMap<String, String>>>;
 
     /// Removes what a killed run left of its probes for `app`/`stage` (best effort).
     fn remove_stale_probes<'a>(&'a self, app: &'a str, stage: &'a str) -> LocalBoxFuture<'a, ()>;
@@ -137,10 +134,7 @@ impl EngineApi for Engine {
         Box::pin(Engine::list_networks(self))
     }
 
-    fn inspect_network<'a>(
-        &'a self,
-        id_or_name: &'a str,
-    ) -> Answer<'a, Option<NetworkDetails>> {
+    fn inspect_network<'a>(&'a self, id_or_name: &'a str) -> Answer<'a, Option<NetworkDetails>> {
         Box::pin(Engine::inspect_network(self, id_or_name))
     }
 
@@ -159,7 +153,12 @@ impl EngineApi for Engine {
         network: &'a str,
         gw_priority: Option<i64>,
     ) -> Answer<'a, ()> {
-        Box::pin(Engine::connect_network(self, container, network, gw_priority))
+        Box::pin(Engine::connect_network(
+            self,
+            container,
+            network,
+            gw_priority,
+        ))
     }
 
     fn disconnect_network<'a>(
@@ -218,11 +217,7 @@ impl EngineApi for Engine {
         Box::pin(Engine::processes(self, container))
     }
 
-    fn get_file<'a>(
-        &'a self,
-        container: &'a str,
-        path: &'a str,
-    ) -> Answer<'a, Option<Vec<u8>>> {
+    fn get_file<'a>(&'a self, container: &'a str, path: &'a str) -> Answer<'a, Option<Vec<u8>>> {
         Box::pin(Engine::get_file(self, container, path))
     }
 
@@ -233,7 +228,9 @@ impl EngineApi for Engine {
         file_name: &'a str,
         bytes: &'a [u8],
     ) -> Answer<'a, ()> {
-        Box::pin(Engine::put_file(self, container, dir_path, file_name, bytes))
+        Box::pin(Engine::put_file(
+            self, container, dir_path, file_name, bytes,
+        ))
     }
 
     fn logs_tail<'a>(&'a self, container: &'a str, lines: u32) -> Answer<'a, String> {
@@ -264,10 +261,7 @@ impl EngineApi for Engine {
         Box::pin(Engine::create_volume(self, name, labels))
     }
 
-    fn volume_labels<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> Answer<'a, Option<BTreeMap<String, String>>> {
+    fn volume_labels<'a>(&'a self, name: &'a str) -> Answer<'a, Option<BTreeMap<String, String>>> {
         Box::pin(Engine::volume_labels(self, name))
     }
 

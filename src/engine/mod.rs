@@ -8,11 +8,11 @@ mod connect;
 mod containers;
 mod containers_write;
 pub mod context;
-#[cfg(test)]
-pub mod fake;
 mod error;
 mod events;
 mod exec;
+#[cfg(test)]
+pub mod fake;
 mod images;
 mod images_write;
 mod listing;

@@ -137,13 +137,12 @@ impl Executor<'_> {
                     .await?;
             }
             Action::CheckRoute { container, expect } => {
-                let reading = engine
-                    .read_default_route(container)
-                    .await
-                    .map_err(|e| DeployError::RouteUnreadable {
+                let reading = engine.read_default_route(container).await.map_err(|e| {
+                    DeployError::RouteUnreadable {
                         container: container.clone(),
                         reason: e.to_string(),
-                    })?;
+                    }
+                })?;
                 if let Err(moved) = route::check(&reading, expect.as_deref()) {
                     return Err(DeployError::RouteMoved {
                         message: moved.to_string(),

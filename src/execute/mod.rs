@@ -6,11 +6,11 @@ mod apply;
 mod cancel;
 mod error;
 mod group;
+#[cfg(test)]
+mod matrix;
 mod oneoff;
 mod record;
 pub mod release;
-#[cfg(test)]
-mod matrix;
 
 use std::time::{Duration, Instant};
 
@@ -249,7 +249,9 @@ impl<'a> Executor<'a> {
         }
         let (app, stage) = (&self.deploy.app, &self.deploy.stage);
         DeployError::NeedsPerson {
-            original: format!("the new release is live, but the deploy failed after the switch: {err}"),
+            original: format!(
+                "the new release is live, but the deploy failed after the switch: {err}"
+            ),
             undo: "nothing was undone (the switch had happened)".into(),
             todo: format!(
                 "retire the old release by hand (`docker stop`) if it still runs, then \

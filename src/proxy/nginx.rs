@@ -78,7 +78,10 @@ async fn reload_back(
     let argv: Vec<&str> = target.reload.map_or_else(|| RELOAD.to_vec(), strs);
     let reason = match run(file.engine, file.container, &argv).await {
         Ok(out) if out.exit_code == 0 => {
-            on_line(&format!("reloaded {} with the previous {}", file.container, file.path));
+            on_line(&format!(
+                "reloaded {} with the previous {}",
+                file.container, file.path
+            ));
             return failure;
         }
         Ok(out) => format!("`{}` exited with {}", argv.join(" "), out.exit_code),

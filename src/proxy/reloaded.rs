@@ -64,7 +64,12 @@ pub(super) async fn before(
 /// ones, and every old one has stopped accepting (it stays, retitled, until its requests in
 /// flight are done). Until then an old worker may still accept a connection and route it by
 /// the old configuration.
-pub(super) async fn wait(engine: &dyn EngineApi, container: &str, before: &Before, max: Duration) -> Seen {
+pub(super) async fn wait(
+    engine: &dyn EngineApi,
+    container: &str,
+    before: &Before,
+    max: Duration,
+) -> Seen {
     let Before(Some(old)) = before else {
         return Seen::Unknown;
     };

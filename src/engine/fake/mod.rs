@@ -8,6 +8,7 @@
 //! to fail (`Fault`): by its index, or by operation and object; before it takes effect (the
 //! engine refused) or after (the engine did it, the answer was lost).
 
+mod error;
 mod model;
 mod proxy;
 
@@ -16,9 +17,9 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use bollard::errors::Error as Bollard;
 use futures_util::future::LocalBoxFuture;
 
+use error::{error, not_found, refused};
 pub use model::{Ctr, Ep, Net, ProxyModel, World};
 pub use proxy::routes_to;
 
@@ -29,7 +30,9 @@ use super::{
 use crate::drain::{DrainOutcome, Watch};
 use crate::health::{HealthError, ProbeReport};
 use crate::observe::{ApiVersion, EngineInfo, NetworkInfo};
-use crate::route::{DefaultRoute, Endpoint, ProcNetError, ReadSource, RouteReadError, RouteReading};
+use crate::route::{
+    DefaultRoute, Endpoint, ProcNetError, ReadSource, RouteReadError, RouteReading,
+};
 use crate::spec::Health;
 
 /// When an injected failure strikes.
@@ -88,58 +91,6 @@ fn ready<'a, T: 'a>(value: T) -> LocalBoxFuture<'a, T> {
     Box::pin(std::future::ready(value))
 }
 
-fn refused(what: &str) -> Bollard {
-    Bollard::DockerResponseServerError {
-        status_code: 500,
-        message: format!("injected fault: {what}"),
-    }
-}
-
-fn not_found(what: &str) -> Bollard {
-    Bollard::DockerResponseServerError {
-        status_code: 404,
-        message: format!("No such object: {what}"),
-    }
-}
-
-/// The error `Engine` gives for `op` on `object`, with `source`.
-fn error(op: &str, object: &str, source: Bollard) -> EngineError {
-    let (o, s) = (object.to_string(), source);
-    match op {
-        "list_networks" => EngineError::ListNetworks { source: s },
-        "inspect_network" => EngineError::InspectNetwork { network: o, source: s },
-        "create_network" => EngineError::CreateNetwork { name: o, source: s },
-        "connect_network" | "disconnect_network" => {
-            let (container, network) = o.split_once(" to ").unwrap_or((&o, ""));
-            let (container, network) = (container.to_string(), network.to_string());
-            if op == "connect_network" {
-                EngineError::ConnectNetwork { container, network, source: s }
-            } else {
-                EngineError::DisconnectNetwork { container, network, source: s }
-            }
-        }
-        "list_app_containers" => EngineError::ListContainers { app: o, stage: String::new(), source: s },
-        "create_container" => EngineError::CreateContainer { name: o, image: String::new(), source: s },
-        "start_container" => EngineError::StartContainer { container: o, source: s },
-        "stop_container" => EngineError::StopContainer { container: o, source: s },
-        "remove_container" => EngineError::RemoveContainer { container: o, source: s },
-        "signal_container" => EngineError::SignalContainer { container: o, signal: "HUP".into(), source: s },
-        "wait_container" => EngineError::WaitContainer { container: o, source: s },
-        "exec" => EngineError::Exec { container: o, command: String::new(), source: s },
-        "processes" => EngineError::ListProcesses { container: o, source: s },
-        "get_file" => EngineError::GetFile { container: o, path: String::new(), source: s },
-        "put_file" => EngineError::PutFile { container: o, path: String::new(), source: s },
-        "logs_tail" => EngineError::Logs { container: o, source: s },
-        "image_exists" => EngineError::InspectImage { image: o, source: s },
-        "pull_image" => EngineError::PullImage { image: o, source: s },
-        "ensure_lock_image" => EngineError::BuildImage { image: o, source: s },
-        "create_volume" => EngineError::CreateVolume { name: o, source: s },
-        "volume_labels" => EngineError::InspectVolume { name: o, source: s },
-        "wait_healthy" => EngineError::Events { container: o, source: s },
-        _ => EngineError::InspectContainer { name: o, source: s },
-    }
-}
-
 impl Default for FakeEngine {
     fn default() -> Self {
         FakeEngine::new()
@@ -155,7 +106,10 @@ impl FakeEngine {
             info: EngineInfo {
                 host: "fake://".into(),
                 version: "20.10.24".into(),
-                api: ApiVersion { major: 1, minor: 41 },
+                api: ApiVersion {
+                    major: 1,
+                    minor: 41,
+                },
                 local: true,
             },
             state: Mutex::new(State {
@@ -218,7 +172,7 @@ impl FakeEngine {
     pub fn add_proxy(&self, name: &str, kind: &str) {
         let mut st = self.state();
         let w = &mut st.world;
-        let n = w.next();
+        let n = w.next_seq();
         w.containers.insert(
             name.to_string(),
             Ctr {
@@ -333,7 +287,9 @@ impl EngineApi for FakeEngine {
     ) -> Answer<'a, ()> {
         let object = format!("{container} to {network}");
         ready(self.op("connect_network", &object, |w| {
-            if w.find(container).is_some_and(|c| c.ip_on(network).is_some()) {
+            if w.find(container)
+                .is_some_and(|c| c.ip_on(network).is_some())
+            {
                 return Err(error(
                     "connect_network",
                     &object,
@@ -400,7 +356,7 @@ impl EngineApi for FakeEngine {
             if !w.images.contains(&spec.image) {
                 return Err(Self::missing("create_container", &spec.image));
             }
-            let n = w.next();
+            let n = w.next_seq();
             let id = format!("{n:064x}");
             w.containers.insert(
                 spec.name.clone(),
@@ -416,7 +372,9 @@ impl EngineApi for FakeEngine {
                     ..Ctr::default()
                 },
             );
-            if spec.network != "none" && !w.attach(&spec.name, &spec.network, spec.gw_priority.unwrap_or(0)) {
+            if spec.network != "none"
+                && !w.attach(&spec.name, &spec.network, spec.gw_priority.unwrap_or(0))
+            {
                 w.containers.remove(&spec.name);
                 return Err(Self::missing("create_container", &spec.network));
             }
@@ -426,8 +384,10 @@ impl EngineApi for FakeEngine {
 
     fn start_container<'a>(&'a self, id: &'a str) -> Answer<'a, ()> {
         ready(self.op("start_container", id, |w| {
-            let n = w.next();
-            let c = w.find_mut(id).ok_or_else(|| Self::missing("start_container", id))?;
+            let n = w.next_seq();
+            let c = w
+                .find_mut(id)
+                .ok_or_else(|| Self::missing("start_container", id))?;
             if !c.running() {
                 c.state = "running".into();
                 c.pid = u32::try_from(n).unwrap_or(u32::MAX);
@@ -439,7 +399,9 @@ impl EngineApi for FakeEngine {
 
     fn stop_container<'a>(&'a self, id: &'a str, _timeout: Duration) -> Answer<'a, ()> {
         ready(self.op("stop_container", id, |w| {
-            let c = w.find_mut(id).ok_or_else(|| Self::missing("stop_container", id))?;
+            let c = w
+                .find_mut(id)
+                .ok_or_else(|| Self::missing("stop_container", id))?;
             if c.running() {
                 c.state = "exited".into();
             }
@@ -459,12 +421,12 @@ impl EngineApi for FakeEngine {
     }
 
     fn signal_container<'a>(&'a self, container: &'a str, _signal: &'a str) -> Answer<'a, ()> {
-        ready(self.op("signal_container", container, |w| {
-            match w.find(container) {
+        ready(
+            self.op("signal_container", container, |w| match w.find(container) {
                 Some(c) if c.running() => Ok(()),
                 _ => Err(Self::missing("signal_container", container)),
-            }
-        }))
+            }),
+        )
     }
 
     /// A one-off runs to its end at once, with exit code 0.
@@ -480,9 +442,15 @@ impl EngineApi for FakeEngine {
 
     fn exec<'a>(&'a self, container: &'a str, argv: &'a [&'a str]) -> Answer<'a, ExecOutput> {
         ready(self.op("exec", container, |w| {
-            let c = w.find(container).ok_or_else(|| Self::missing("exec", container))?;
+            let c = w
+                .find(container)
+                .ok_or_else(|| Self::missing("exec", container))?;
             if !c.running() {
-                return Err(error("exec", container, refused("container is not running")));
+                return Err(error(
+                    "exec",
+                    container,
+                    refused("container is not running"),
+                ));
             }
             let name = c.name.clone();
             if c.proxy.is_some() {
@@ -497,17 +465,19 @@ impl EngineApi for FakeEngine {
     }
 
     fn processes<'a>(&'a self, container: &'a str) -> Answer<'a, Vec<Process>> {
-        ready(self.op("processes", container, |w| {
-            match w.find(container) {
+        ready(
+            self.op("processes", container, |w| match w.find(container) {
                 Some(c) if c.running() => Ok(proxy::processes(c)),
                 _ => Err(Self::missing("processes", container)),
-            }
-        }))
+            }),
+        )
     }
 
     fn get_file<'a>(&'a self, container: &'a str, path: &'a str) -> Answer<'a, Option<Vec<u8>>> {
         ready(self.op("get_file", container, |w| {
-            let c = w.find(container).ok_or_else(|| Self::missing("get_file", container))?;
+            let c = w
+                .find(container)
+                .ok_or_else(|| Self::missing("get_file", container))?;
             Ok(match c.volume_path(path) {
                 Some(key) => w.volume_files.get(&key).cloned(),
                 None => c.files.get(path).cloned(),
@@ -524,7 +494,9 @@ impl EngineApi for FakeEngine {
     ) -> Answer<'a, ()> {
         ready(self.op("put_file", container, |w| {
             let path = format!("{}/{file_name}", dir_path.trim_end_matches('/'));
-            let c = w.find_mut(container).ok_or_else(|| Self::missing("put_file", container))?;
+            let c = w
+                .find_mut(container)
+                .ok_or_else(|| Self::missing("put_file", container))?;
             match c.volume_path(&path) {
                 Some(key) => {
                     w.volume_files.insert(key, bytes.to_vec());
@@ -565,7 +537,11 @@ impl EngineApi for FakeEngine {
         }))
     }
 
-    fn create_volume<'a>(&'a self, name: &'a str, labels: &'a [(String, String)]) -> Answer<'a, ()> {
+    fn create_volume<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(String, String)],
+    ) -> Answer<'a, ()> {
         ready(self.op("create_volume", name, |w| {
             w.volumes
                 .entry(name.to_string())
@@ -638,13 +614,21 @@ impl EngineApi for FakeEngine {
                             gw_priority: e.gw_priority,
                         })
                         .collect();
-                    let holder = crate::route::default_route_holder(&endpoints, api)
-                        .filter(|h| !endpoints.iter().any(|e| e.network == h.network && e.internal));
+                    let holder = crate::route::default_route_holder(&endpoints, api).filter(|h| {
+                        !endpoints
+                            .iter()
+                            .any(|e| e.network == h.network && e.internal)
+                    });
                     let gateway = holder
                         .as_ref()
                         .and_then(|h| w.networks.get(&h.network))
                         .and_then(|n| n.gateway().parse().ok());
-                    (c.name.clone(), c.state.clone(), holder.map(|h| h.network), gateway)
+                    (
+                        c.name.clone(),
+                        c.state.clone(),
+                        holder.map(|h| h.network),
+                        gateway,
+                    )
                 }))
             })
             .map_err(ProcNetError::Engine)
@@ -652,9 +636,10 @@ impl EngineApi for FakeEngine {
                 None => Err(ProcNetError::NoSuchContainer {
                     container: container.to_string(),
                 }),
-                Some((name, state, _, _)) if state != "running" => {
-                    Err(ProcNetError::NotRunning { container: name, state })
-                }
+                Some((name, state, _, _)) if state != "running" => Err(ProcNetError::NotRunning {
+                    container: name,
+                    state,
+                }),
                 Some((name, _, network, gateway)) => Ok(RouteReading {
                     container: name,
                     v4: gateway.map(|gateway| DefaultRoute {

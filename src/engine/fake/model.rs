@@ -30,7 +30,10 @@ impl Net {
             name: self.name.clone(),
             driver: "bridge".into(),
             internal: self.internal,
-            managed: self.labels.get(crate::names::LABEL_MANAGED).map(String::as_str)
+            managed: self
+                .labels
+                .get(crate::names::LABEL_MANAGED)
+                .map(String::as_str)
                 == Some("true"),
             labels: self.labels.clone(),
         }
@@ -131,7 +134,10 @@ impl Ctr {
             .iter()
             .map(|e| EndpointDetails {
                 network: e.network.clone(),
-                network_id: nets.get(&e.network).map(|n| n.id.clone()).unwrap_or_default(),
+                network_id: nets
+                    .get(&e.network)
+                    .map(|n| n.id.clone())
+                    .unwrap_or_default(),
                 gw_priority: e.gw_priority,
                 ip: Some(e.ip.clone()),
                 gateway: nets.get(&e.network).map(Net::gateway),
@@ -168,7 +174,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
     }
@@ -176,9 +182,9 @@ impl World {
     /// By name, by ID, or by a prefix of the ID of at least 4 characters, as the engine.
     pub fn find(&self, name_or_id: &str) -> Option<&Ctr> {
         self.containers.get(name_or_id).or_else(|| {
-            self.containers
-                .values()
-                .find(|c| c.id == name_or_id || (name_or_id.len() >= 4 && c.id.starts_with(name_or_id)))
+            self.containers.values().find(|c| {
+                c.id == name_or_id || (name_or_id.len() >= 4 && c.id.starts_with(name_or_id))
+            })
         })
     }
 
@@ -187,9 +193,14 @@ impl World {
         self.containers.get_mut(&name)
     }
 
-    pub fn add_network(&mut self, name: &str, internal: bool, labels: BTreeMap<String, String>) -> String {
+    pub fn add_network(
+        &mut self,
+        name: &str,
+        internal: bool,
+        labels: BTreeMap<String, String>,
+    ) -> String {
         let n = u8::try_from(self.networks.len() + 1).unwrap_or(u8::MAX);
-        let id = format!("net{:04}{}", self.next(), "0".repeat(56));
+        let id = format!("net{:04}{}", self.next_seq(), "0".repeat(56));
         self.networks.insert(
             name.to_string(),
             Net {

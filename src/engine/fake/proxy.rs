@@ -134,8 +134,7 @@ pub(super) fn processes(c: &Ctr) -> Vec<Process> {
 
 /// Whether the proxy's running nginx sends traffic to `addr` (`ip:port`).
 pub fn routes_to(proxy: &Ctr, addr: &str) -> bool {
-    proxy
-        .proxy
-        .as_ref()
-        .is_some_and(|p| p.loaded.contains(&format!("{addr};")) || p.loaded.contains(&format!("{addr} ")))
+    proxy.proxy.as_ref().is_some_and(|p| {
+        p.loaded.contains(&format!("{addr};")) || p.loaded.contains(&format!("{addr} "))
+    })
 }

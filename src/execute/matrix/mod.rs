@@ -62,8 +62,6 @@ pub struct Fixture {
 pub struct Ran {
     pub code: i32,
     pub error: Option<String>,
-    /// The steps as started, by number (1-based; index 0 unused).
-    pub steps: Vec<Option<Step>>,
     /// The plan made under the lock, when the run got that far.
     pub plan: Option<Plan>,
     pub notes: Vec<String>,
@@ -86,17 +84,12 @@ struct Recorder<'a> {
     engine: &'a FakeEngine,
     signal_at: Option<Signal>,
     signal: watch::Sender<bool>,
-    steps: Vec<Option<Step>>,
     notes: Vec<String>,
 }
 
 impl Reporter for Recorder<'_> {
-    fn step_started(&mut self, n: usize, _total: usize, step: &Step) {
+    fn step_started(&mut self, n: usize, _total: usize, _step: &Step) {
         self.engine.set_step(n);
-        if self.steps.len() <= n {
-            self.steps.resize(n + 1, None);
-        }
-        self.steps[n] = Some(step.clone());
         if n == 1 && self.signal_at == Some(Signal::AtStart) {
             let _ = self.signal.send(true);
         }
@@ -178,7 +171,8 @@ impl Fixture {
             Cmd::Cutover => (Mode::Cutover, "shop:3"),
             Cmd::Rollback => (Mode::Rollback { to: None }, "shop:2"),
         };
-        self.run_on(engine, mode, image, false, "run", signal_at).await
+        self.run_on(engine, mode, image, false, "run", signal_at)
+            .await
     }
 
     async fn run_on(
@@ -210,7 +204,6 @@ impl Fixture {
             engine,
             signal_at,
             signal,
-            steps: Vec::new(),
             notes: Vec::new(),
         };
         let first = match crate::observe::observe(engine, deploy, image).await {
@@ -219,7 +212,6 @@ impl Fixture {
                 return Ran {
                     code: crate::error::exit::ENGINE,
                     error: Some(e.to_string()),
-                    steps: Vec::new(),
                     plan: None,
                     notes: Vec::new(),
                 };
@@ -231,7 +223,14 @@ impl Fixture {
             cutover: !no_cutover,
             run: suffix.to_string(),
         };
-        let mut exec = Executor::new(engine, deploy, &[], &mut rec, Cancel::from_receiver(rx), job);
+        let mut exec = Executor::new(
+            engine,
+            deploy,
+            &[],
+            &mut rec,
+            Cancel::from_receiver(rx),
+            job,
+        );
         let mut under_lock = None;
         let result = run_plan(&mut exec, engine, deploy, &opts, &first, &mut under_lock).await;
         let (code, error) = match result {
@@ -248,7 +247,6 @@ impl Fixture {
         Ran {
             code,
             error,
-            steps: rec.steps,
             plan: under_lock,
             notes: rec.notes,
         }

@@ -69,7 +69,10 @@ pub fn routed(f: &Fixture, w: &World) -> BTreeSet<String> {
             loaded
                 .lines()
                 .filter_map(|l| l.trim().strip_prefix("server "))
-                .filter_map(|rest| rest.split_once(';').map(|(addr, _)| addr.trim().to_string()))
+                .filter_map(|rest| {
+                    rest.split_once(';')
+                        .map(|(addr, _)| addr.trim().to_string())
+                })
                 .collect()
         }
         Driver::Command => f
@@ -79,10 +82,7 @@ pub fn routed(f: &Fixture, w: &World) -> BTreeSet<String> {
             .find(|l| !l.trim().is_empty())
             .map(|l| l.split_whitespace().skip(1).map(str::to_string).collect())
             .unwrap_or_default(),
-        Driver::None => live(w)
-            .iter()
-            .filter_map(|c| front_addr(w, c))
-            .collect(),
+        Driver::None => live(w).iter().filter_map(|c| front_addr(w, c)).collect(),
     }
 }
 
@@ -125,7 +125,10 @@ pub fn check(
 ) -> Result<(), String> {
     let mut wrong = Vec::new();
     if !e.codes.contains(&ran.code) {
-        wrong.push(format!("exit code {} (expected one of {:?})", ran.code, e.codes));
+        wrong.push(format!(
+            "exit code {} (expected one of {:?})",
+            ran.code, e.codes
+        ));
     }
     if lock_held(after) && !e.lock_may_stay {
         wrong.push("the lock is still held".to_string());

@@ -1,7 +1,6 @@
 //! The matrix's cases: one test per command and driver, each walking every engine call (two
 //! ways to fail) and every step start (a signal). Failures are collected and shown together.
 
-
 use super::oracle::{self, Expect, Side};
 use super::{Cmd, Driver, Fixture, Signal};
 use crate::engine::fake::{Fault, Target, When};
@@ -13,7 +12,10 @@ async fn walk(driver: Driver, cmd: Cmd) -> usize {
     let f = Fixture::new(driver, cmd).await;
     let engine = f.engine();
     let clean = f.run(&engine, cmd, None).await;
-    let plan = clean.plan.clone().expect("the undisturbed run planned under the lock");
+    let plan = clean
+        .plan
+        .clone()
+        .expect("the undisturbed run planned under the lock");
     let target = plan.container.clone();
     let old = oracle::live(&f.world);
     assert_eq!(old.len(), 1, "one live release before the run: {old:?}");
@@ -80,7 +82,8 @@ async fn walk(driver: Driver, cmd: Cmd) -> usize {
                     codes: &[exit::DEPLOY_FAILED],
                     ..expect
                 };
-                match call.step == pnr && oracle::check(&f, &f.world, &after, &ran, &undone).is_ok() {
+                match call.step == pnr && oracle::check(&f, &f.world, &after, &ran, &undone).is_ok()
+                {
                     true => Ok(()),
                     false => Err(e),
                 }
@@ -100,13 +103,14 @@ async fn walk(driver: Driver, cmd: Cmd) -> usize {
             if let Err(e) = verdict {
                 failures.push(format!(
                     "{cmd:?} behind {driver:?}: call {i} `{} {}` in step {} ({}) failing {when:?} \
-                     (point of no return: step {pnr}, {:?}):\n{e}\n  error: {:?}",
+                     (point of no return: step {pnr}, {:?}):\n{e}\n  error: {:?}\n  notes: {:?}",
                     call.op,
                     call.object,
                     call.step,
                     step_name(&plan, call.step),
                     side,
-                    ran.error
+                    ran.error,
+                    ran.notes
                 ));
             }
         }
