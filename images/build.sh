@@ -6,34 +6,43 @@
 #   bgdeploy-demo:hc                     v1 plus a Docker HEALTHCHECK on /up
 #   bgdeploy-nginx:latest                real nginx (Debian's `nginx` package) + busybox
 #
+# Nothing is installed on this machine: nginx's files are taken from its .deb (apt-get download,
+# dpkg -x into a private directory), because installing the package on a systemd host starts an
+# nginx on port 80. busybox comes from an installed busybox-static, else from its .deb too.
+#
 # Idempotent: each image carries the label bgdeploy.build-hash, a hash of this script, the
 # Debian package versions and the exact files copied in. An image whose label matches is not
 # rebuilt. Prints one line per image: "built" or "up to date".
 #
 # Usage: images/build.sh [--force]      (or BGDEPLOY_IMAGES_FORCE=1)
+#   BGDEPLOY_IMAGE_TAG_SUFFIX=-try   builds bgdeploy-demo:v1-try, ..., bgdeploy-nginx:latest-try
+#                                    instead (to try a change without touching the real tags)
+#   BGDEPLOY_IMAGES_CACHE=DIR        where downloaded .debs are kept (~/.cache/bgdeploy/debs)
 # See images/README.md.
 set -euo pipefail
 
 SELF="$(readlink -f "${BASH_SOURCE[0]}")"
 FORCE="${BGDEPLOY_IMAGES_FORCE:-0}"
+SUFFIX="${BGDEPLOY_IMAGE_TAG_SUFFIX:-}"
+CACHE="${BGDEPLOY_IMAGES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bgdeploy/debs}"
 # The classic builder works offline with FROM scratch and needs no buildx plugin (Debian 12 has
 # none). An explicit DOCKER_BUILDKIT=1 is honoured only when buildx is there.
 export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}"
 if [[ "$DOCKER_BUILDKIT" != 0 ]] && ! docker buildx version >/dev/null 2>&1; then DOCKER_BUILDKIT=0; fi
 
 DEMO_REPO=bgdeploy-demo
-PROXY_REF=bgdeploy-nginx:latest
-APT_PACKAGES=(busybox-static nginx)
+PROXY_REF="bgdeploy-nginx:latest$SUFFIX"
 
 die() { printf 'images/build.sh: error: %s\n' "$*" >&2; exit 1; }
 
 for arg in "$@"; do
   case "$arg" in
     -f|--force) FORCE=1 ;;
-    -h|--help) sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $arg (usage: images/build.sh [--force])" ;;
   esac
 done
+[[ "$SUFFIX" =~ ^[A-Za-z0-9_.-]*$ ]] || die "BGDEPLOY_IMAGE_TAG_SUFFIX=$SUFFIX: use letters, digits, _ . -"
 
 # --- prerequisites -----------------------------------------------------------------------
 
@@ -41,38 +50,96 @@ pkg_installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" == ii* ]]
 }
 
-ensure_packages() {
-  local missing=() p
-  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
-  ((${#missing[@]})) || return 0
-  [[ "$(id -u)" == 0 ]] || die "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install -y --no-install-recommends ${missing[*]})"
-  echo "images/build.sh: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq </dev/null >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
-}
-
 command -v docker >/dev/null || die "the docker CLI is not installed"
 command -v flock >/dev/null || die "flock (util-linux) is not installed"
+command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || die "apt-get and dpkg-deb are needed (a Debian machine)"
 
 # Serialise concurrent runs (tests may call this script in parallel).
 exec 9>"${TMPDIR:-/tmp}/bgdeploy-images-build.lock"
 flock -w 600 9 || die "timed out waiting for another images/build.sh run"
 
-ensure_packages "${APT_PACKAGES[@]}"
-
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer (docker info failed; DOCKER_HOST=${DOCKER_HOST:-unset})"
 
-BUSYBOX=/bin/busybox
-NGINX=/usr/sbin/nginx
-[[ -x "$BUSYBOX" ]] || die "$BUSYBOX missing although busybox-static is installed"
-[[ -x "$NGINX" ]] || die "$NGINX missing although nginx is installed"
-[[ -f /etc/nginx/mime.types ]] || die "/etc/nginx/mime.types missing (package nginx-common)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/bgdeploy-images.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+# The packages' files, extracted (dpkg -x) but never installed.
+DEBROOT="$WORK/debroot"
+mkdir -p "$DEBROOT" "$CACHE"
 
-# Every file nginx needs at runtime, as ldd lists it (absolute paths, incl. the ELF loader).
-mapfile -t NGINX_LIBS < <(ldd "$NGINX" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u)
+# The apt record of the version apt would install, in $RECORD; the package lists are fetched
+# once when there are none yet (a fresh machine), which needs root.
+UPDATED=0 RECORD=
+candidate() { # package
+  RECORD="$(apt-cache show --no-all-versions "$1" 2>/dev/null || true)"
+  if [[ -z "$RECORD" && "$UPDATED" == 0 ]]; then
+    [[ "$(id -u)" == 0 ]] || die "apt knows no package $1 (run apt-get update as root)"
+    UPDATED=1
+    apt-get update -qq </dev/null >&2 || die "apt-get update failed"
+    RECORD="$(apt-cache show --no-all-versions "$1" 2>/dev/null || true)"
+  fi
+  [[ -n "$RECORD" ]] || die "apt knows no package $1"
+}
+
+# Downloads a package's .deb into $CACHE once (checked against apt's sha256) and extracts it
+# into $DEBROOT; appends "package version architecture" to $PACKAGE_VERSIONS (for the build
+# hash) and leaves the .deb's path in $DEB.
+EXTRACTED=() PACKAGE_VERSIONS= DEB=
+extract() { # package
+  local pkg="$1" version sha
+  candidate "$pkg"
+  version="$(sed -n 's/^Version: //p' <<<"$RECORD")"
+  sha="$(sed -n 's/^SHA256: //p' <<<"$RECORD")"
+  DEB="$CACHE/$(basename "$(sed -n 's/^Filename: //p' <<<"$RECORD")")"
+  if ! sha256sum "$DEB" 2>/dev/null | grep -q "^$sha "; then
+    echo "images/build.sh: downloading $pkg $version (not installed: only its files are used)" >&2
+    rm -f "$DEB"
+    (cd "$CACHE" && apt-get download -qq -o APT::Sandbox::User=root "$pkg=$version" </dev/null >&2) ||
+      die "apt-get download $pkg=$version failed"
+    sha256sum "$DEB" 2>/dev/null | grep -q "^$sha " || die "$DEB does not match apt's sha256 $sha"
+  fi
+  dpkg-deb -x "$DEB" "$DEBROOT" || die "dpkg-deb -x $DEB failed"
+  EXTRACTED+=("$pkg")
+  PACKAGE_VERSIONS+="$(dpkg-deb -f "$DEB" Package Version Architecture | sed 's/^[^:]*: //' | paste -sd' ' -)"$'\n'
+}
+
+# nginx, nginx-common (mime.types), and those of nginx's dependencies that are not installed
+# (libraries come from the system when they are there: ldd below says which are used).
+extract nginx
+NGINX_DEB="$DEB"
+extract nginx-common
+mapfile -t NGINX_DEPS < <(dpkg-deb -f "$NGINX_DEB" Depends | tr ',' '\n' |
+  sed 's/|.*//; s/(.*)//; s/:any//; s/[[:space:]]//g' | sort -u)
+for dep in "${NGINX_DEPS[@]}"; do
+  [[ -z "$dep" || " ${EXTRACTED[*]} " == *" $dep "* ]] && continue
+  pkg_installed "$dep" || extract "$dep"
+done
+
+if pkg_installed busybox-static; then
+  BUSYBOX=/bin/busybox
+  BUSYBOX_VERSION="$(dpkg-query -W -f='${Package} ${Version} ${Architecture}' busybox-static)"
+else
+  extract busybox-static
+  BUSYBOX_VERSION="$(tail -n 1 <<<"$PACKAGE_VERSIONS")"
+  BUSYBOX="$DEBROOT/bin/busybox"
+fi
+
+NGINX="$DEBROOT/usr/sbin/nginx"
+MIME_TYPES="$DEBROOT/etc/nginx/mime.types"
+[[ -x "$BUSYBOX" ]] || die "$BUSYBOX missing (package busybox-static)"
+[[ -x "$NGINX" ]] || die "$NGINX missing from the extracted nginx package"
+[[ -f "$MIME_TYPES" ]] || die "$MIME_TYPES missing from the extracted nginx-common package"
+
+# Every file nginx needs at runtime, as ldd lists it (incl. the ELF loader), looked up in the
+# extracted libraries first, then the system's. Each line: "source destination-in-image".
+LIB_DIRS="$( (find "$DEBROOT/lib" "$DEBROOT/usr/lib" -maxdepth 1 -type d 2>/dev/null || true) | paste -sd: -)"
+LDD_OUT="$(LD_LIBRARY_PATH="$LIB_DIRS" ldd "$NGINX")" || die "ldd $NGINX failed"
+if grep -q 'not found' <<<"$LDD_OUT"; then
+  die "nginx needs libraries that are neither installed nor in the extracted packages: $(grep 'not found' <<<"$LDD_OUT" | awk '{print $1}' | paste -sd' ' -)"
+fi
+mapfile -t NGINX_LIBS < <(awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' <<<"$LDD_OUT" | sort -u |
+  while read -r lib; do printf '%s %s\n' "$lib" "${lib#"$DEBROOT"}"; done)
 ((${#NGINX_LIBS[@]})) || die "ldd $NGINX listed no libraries"
-for lib in "${NGINX_LIBS[@]}"; do [[ -e "$lib" ]] || die "ldd lists $lib but it does not exist"; done
+for pair in "${NGINX_LIBS[@]}"; do [[ -e "${pair%% *}" ]] || die "ldd lists ${pair%% *} but it does not exist"; done
 
 # --- build hashes ------------------------------------------------------------------------
 
@@ -80,22 +147,19 @@ hash_of() { sha256sum | cut -c1-64; }
 
 COMMON_INPUTS="$(
   sha256sum "$SELF" | cut -c1-64
-  dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' busybox-static
-  sha256sum "$BUSYBOX"
+  printf '%s\n' "$BUSYBOX_VERSION"
+  sha256sum <"$BUSYBOX"
 )"
 DEMO_INPUTS="$COMMON_INPUTS"
 PROXY_INPUTS="$(
   printf '%s\n' "$COMMON_INPUTS"
-  dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' nginx nginx-common
-  sha256sum "$NGINX" /etc/nginx/mime.types
-  for lib in "${NGINX_LIBS[@]}"; do printf '%s ' "$lib"; sha256sum <"$(readlink -f "$lib")"; done
+  printf '%s\n' "$PACKAGE_VERSIONS"
+  sha256sum <"$NGINX"; sha256sum <"$MIME_TYPES"
+  for pair in "${NGINX_LIBS[@]}"; do printf '%s ' "${pair#* }"; sha256sum <"$(readlink -f "${pair%% *}")"; done
 )"
-NGINX_VERSION="$(dpkg-query -W -f='${Version}' nginx)"
+NGINX_VERSION="$(awk '$1 == "nginx" {print $2}' <<<"$PACKAGE_VERSIONS")"
 
 # --- build contexts ----------------------------------------------------------------------
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bgdeploy-images.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
 
 # busybox and its applet symlinks (sh, httpd, sleep, cat, echo, nc, wget, ls, env, kill, ...)
 install_busybox() {
@@ -187,15 +251,15 @@ EOF
 }
 
 write_proxy_context() { # dir
-  local ctx="$1" root="$1/rootfs" lib
+  local ctx="$1" root="$1/rootfs" pair
   mkdir -p "$root/etc/nginx/conf.d"
   install_busybox "$root"
   install -D -m 0755 "$NGINX" "$root/usr/sbin/nginx"
-  for lib in "${NGINX_LIBS[@]}"; do
-    # copy the real file (symlinks resolved) to the path ldd lists
-    install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+  for pair in "${NGINX_LIBS[@]}"; do
+    # copy the real file (symlinks resolved) to the path ldd lists (outside the extracted tree)
+    install -D -m 0755 "$(readlink -f "${pair%% *}")" "$root${pair#* }"
   done
-  install -m 0644 /etc/nginx/mime.types "$root/etc/nginx/mime.types"
+  install -m 0644 "$MIME_TYPES" "$root/etc/nginx/mime.types"
   install -d -m 0755 "$root/var/lib/nginx" "$root/var/log/nginx" "$root/var/cache/nginx" "$root/usr/share/nginx/html"
   printf 'root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n' >"$root/etc/group"
@@ -255,9 +319,9 @@ EOF
 
 REFS=() HASHES=() WRITERS=()
 add_image() { REFS+=("$1"); HASHES+=("$2"); WRITERS+=("$3"); }
-add_image "$DEMO_REPO:v1" "$(printf '%s\n%s\n' "$DEMO_INPUTS" "$DEMO_REPO:v1" | hash_of)" "write_demo_context v1 0"
-add_image "$DEMO_REPO:v2" "$(printf '%s\n%s\n' "$DEMO_INPUTS" "$DEMO_REPO:v2" | hash_of)" "write_demo_context v2 0"
-add_image "$DEMO_REPO:hc" "$(printf '%s\n%s\n' "$DEMO_INPUTS" "$DEMO_REPO:hc" | hash_of)" "write_demo_context v1 1"
+add_image "$DEMO_REPO:v1$SUFFIX" "$(printf '%s\n%s\n' "$DEMO_INPUTS" "$DEMO_REPO:v1$SUFFIX" | hash_of)" "write_demo_context v1 0"
+add_image "$DEMO_REPO:v2$SUFFIX" "$(printf '%s\n%s\n' "$DEMO_INPUTS" "$DEMO_REPO:v2$SUFFIX" | hash_of)" "write_demo_context v2 0"
+add_image "$DEMO_REPO:hc$SUFFIX" "$(printf '%s\n%s\n' "$DEMO_INPUTS" "$DEMO_REPO:hc$SUFFIX" | hash_of)" "write_demo_context v1 1"
 add_image "$PROXY_REF" "$(printf '%s\n%s\n' "$PROXY_INPUTS" "$PROXY_REF" | hash_of)" "write_proxy_context"
 
 label_of() { docker image inspect -f '{{index .Config.Labels "bgdeploy.build-hash"}}' "$1" 2>/dev/null || true; }

@@ -2,11 +2,14 @@
 # Smoke test of the images built by images/build.sh, against the real engine.
 # Everything it starts is named imgtest_* and removed on exit, even on failure.
 # Uses host ports 127.0.0.1:18080-18086 (override the base with IMGTEST_PORT_BASE).
+# BGDEPLOY_IMAGE_TAG_SUFFIX=-try tests the images build.sh built with that suffix.
 # `cond && ok || bad` is intended (ok never fails); $vars in single quotes are nginx variables.
 # shellcheck disable=SC2015,SC2016
 set -euo pipefail
 
 BASE="${IMGTEST_PORT_BASE:-18080}"
+SUFFIX="${BGDEPLOY_IMAGE_TAG_SUFFIX:-}"
+V1="bgdeploy-demo:v1$SUFFIX" V2="bgdeploy-demo:v2$SUFFIX" HC="bgdeploy-demo:hc$SUFFIX" NGINX="bgdeploy-nginx:latest$SUFFIX"
 P_APP=$BASE P_PROXY=$((BASE + 1)) P_DELAY=$((BASE + 2)) P_NEVER=$((BASE + 3)) P_V2=$((BASE + 4)) P_PORT=$((BASE + 5)) P_HC=$((BASE + 6))
 CONTAINERS=(imgtest_a imgtest_delay imgtest_never imgtest_v2 imgtest_port imgtest_hc imgtest_hcbad imgtest_app1 imgtest_app2 imgtest_proxy)
 NET=imgtest_net
@@ -45,16 +48,16 @@ timed_stop() { # container -> prints ms
 run() { docker run -d "$@" >/dev/null; }
 
 echo "== demo app"
-run --name imgtest_a -p "127.0.0.1:$P_APP:8080" bgdeploy-demo:v1
-run --name imgtest_delay -p "127.0.0.1:$P_DELAY:8080" -e READY_DELAY=3 bgdeploy-demo:v1
+run --name imgtest_a -p "127.0.0.1:$P_APP:8080" "$V1"
+run --name imgtest_delay -p "127.0.0.1:$P_DELAY:8080" -e READY_DELAY=3 "$V1"
 t_delay=$(now_ms)
 # right away, before the 3 s are up: httpd answers, /up is 404
 wait_code 404 2 "127.0.0.1:$P_DELAY/up" && ok "READY_DELAY=3 /up 404 at start" || bad "READY_DELAY=3 /up at start: $(code "127.0.0.1:$P_DELAY/up")"
-run --name imgtest_never -p "127.0.0.1:$P_NEVER:8080" -e NEVER_HEALTHY=1 bgdeploy-demo:v1
-run --name imgtest_v2 -p "127.0.0.1:$P_V2:8080" bgdeploy-demo:v2
-run --name imgtest_port -p "127.0.0.1:$P_PORT:9090" -e PORT=9090 bgdeploy-demo:v1
-run --name imgtest_hc -p "127.0.0.1:$P_HC:8080" bgdeploy-demo:hc
-run --name imgtest_hcbad -e NEVER_HEALTHY=1 bgdeploy-demo:hc
+run --name imgtest_never -p "127.0.0.1:$P_NEVER:8080" -e NEVER_HEALTHY=1 "$V1"
+run --name imgtest_v2 -p "127.0.0.1:$P_V2:8080" "$V2"
+run --name imgtest_port -p "127.0.0.1:$P_PORT:9090" -e PORT=9090 "$V1"
+run --name imgtest_hc -p "127.0.0.1:$P_HC:8080" "$HC"
+run --name imgtest_hcbad -e NEVER_HEALTHY=1 "$HC"
 
 wait_code 200 5 "127.0.0.1:$P_APP/version" || bad "v1 did not answer within 5 s"
 check "v1 /version" v1 "$(body "127.0.0.1:$P_APP/version")"
@@ -87,7 +90,7 @@ for _ in $(seq 100); do [[ "$(health imgtest_hc)" == healthy && "$(health imgtes
 check "hc becomes healthy" healthy "$(health imgtest_hc)"
 check "hc with NEVER_HEALTHY=1 becomes unhealthy" unhealthy "$(health imgtest_hcbad)"
 check "hc /version" v1 "$(body "127.0.0.1:$P_HC/version")"
-check "v1 and v2 carry no HEALTHCHECK" "<nil><nil>" "$(docker image inspect -f '{{.Config.Healthcheck}}' bgdeploy-demo:v1)$(docker image inspect -f '{{.Config.Healthcheck}}' bgdeploy-demo:v2)"
+check "v1 and v2 carry no HEALTHCHECK" "<nil><nil>" "$(docker image inspect -f '{{.Config.Healthcheck}}' "$V1")$(docker image inspect -f '{{.Config.Healthcheck}}' "$V2")"
 
 # a request in flight when the container stops must not hold docker stop up
 curl -s --max-time 10 "127.0.0.1:$P_APP/cgi-bin/slow?5" >/dev/null 2>&1 &
@@ -100,9 +103,9 @@ wait
 
 echo "== proxy"
 docker network create "$NET" >/dev/null
-run --name imgtest_app1 --network "$NET" bgdeploy-demo:v1
-run --name imgtest_app2 --network "$NET" bgdeploy-demo:v2
-run --name imgtest_proxy --network "$NET" -p "127.0.0.1:$P_PROXY:80" bgdeploy-nginx:latest
+run --name imgtest_app1 --network "$NET" "$V1"
+run --name imgtest_app2 --network "$NET" "$V2"
+run --name imgtest_proxy --network "$NET" -p "127.0.0.1:$P_PROXY:80" "$NGINX"
 wait_code 200 5 "127.0.0.1:$P_PROXY/__bgdeploy_proxy_health" || true
 check "proxy /__bgdeploy_proxy_health" 200 "$(code "127.0.0.1:$P_PROXY/__bgdeploy_proxy_health")"
 check "proxy /elsewhere" 404 "$(code "127.0.0.1:$P_PROXY/elsewhere")"
@@ -131,7 +134,8 @@ check "runtime DNS through resolver 127.0.0.11" v1 "$(body -H 'Host: dyn.test' "
 printf 'server { listen 80; bogus_directive; }\n' | docker exec -i imgtest_proxy sh -c 'cat > /etc/nginx/conf.d/z.conf'
 docker exec imgtest_proxy nginx -t >/dev/null 2>&1 && bad "nginx -t accepted a broken conf" || ok "nginx -t rejects a broken conf"
 docker exec imgtest_proxy rm /etc/nginx/conf.d/z.conf
-check "access log goes to docker logs" yes "$(docker logs imgtest_proxy 2>/dev/null | grep -q '"GET /version HTTP/1.1" 200' && echo yes || echo no)"
+# (grep without -q: -q stops reading early, and with pipefail the SIGPIPE of `docker logs` fails the check)
+check "access log goes to docker logs" yes "$(docker logs imgtest_proxy 2>/dev/null | grep '"GET /version HTTP/1.1" 200' >/dev/null && echo yes || echo no)"
 for c in imgtest_proxy imgtest_app1 imgtest_app2; do
   ms=$(timed_stop "$c")
   ((ms < 1000)) && ok "docker stop $c: ${ms} ms" || bad "docker stop $c: ${ms} ms"

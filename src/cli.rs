@@ -13,6 +13,7 @@ const AFTER_HELP: &str = "\
 Examples:
   bgdeploy validate                        check ./deploy.yaml, contact no engine
   bgdeploy plan shop stage                 what `up` would do, with route warnings
+  bgdeploy plan shop stage --check         exit with the code `up` would end with
   bgdeploy up shop stage --image shop:1.5  deploy a new release and cut over
   bgdeploy up shop stage --no-cutover      start a standby; `cutover` later
   bgdeploy --output json status            machine-readable state of every app/stage
@@ -53,6 +54,26 @@ Examples:
   bgdeploy up shop stage --image shop:1.5 --lock-wait 2m
   bgdeploy --output json up shop stage        # one JSON object per line, for CI
   bgdeploy up shop production --no-cutover   # then: bgdeploy cutover shop production";
+
+const PLAN_HELP: &str = "\
+The steps are grouped by phase: prepare and switch are undone by any failure or Ctrl-C (the
+live release keeps serving); retire starts at the point of no return, the first step that
+takes the old release out of traffic, and is not undone. The last line says what the command
+would end with on the engine as it is now. Nothing is changed, and the lock is not taken.
+
+--check: exit with the code the command is predicted to end with, so that CI can stop early:
+  0 it would succeed; 1 it would fail safely: the proxy container is missing or stopped,
+  nothing to cut over to or roll back to, the image is missing under --pull never, a network
+  in `networks` is missing or ambiguous, a bind path is missing; 2 bad usage or spec;
+  3 engine unreachable; 4 another live deploy holds the lock; 5 a default route would move.
+Without --check, `plan` exits 0 whatever it predicts (2 and 3 as above).
+
+Examples:
+  bgdeploy plan shop stage
+  bgdeploy --output json plan shop stage --image shop:1.5
+  bgdeploy plan shop stage --for cutover
+  bgdeploy plan shop production --for rollback --to shop_production_20261126-101500-4f2a
+  bgdeploy plan shop stage --check && bgdeploy up shop stage";
 
 const VALIDATE_HELP: &str = "\
 The spec's keys, per app and overridable per stage (deploy.example.yaml explains each):
@@ -157,6 +178,17 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The command `plan --for` plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFor {
+    /// A new release (the default).
+    Up,
+    /// Making the standby live.
+    Cutover,
+    /// Making a retired release live again.
+    Rollback,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PullPolicy {
     /// Pull only when the image is not on the engine.
@@ -181,16 +213,34 @@ pub enum Command {
     #[command(after_help = VALIDATE_HELP)]
     Validate,
 
-    /// Show the steps `up` would take, with default-route warnings. Reads the engine, changes nothing.
-    #[command(
-        after_help = "Examples:\n  bgdeploy plan shop stage\n  bgdeploy --output json plan shop stage --image shop:1.5"
-    )]
+    /// Show the steps `up` (or `cutover`, `rollback`) would take, by phase, with warnings and
+    /// the exit code it would end with. Reads the engine, changes nothing.
+    #[command(after_help = PLAN_HELP)]
     Plan {
         #[command(flatten)]
         target: Target,
-        /// Deploy this image instead of the spec's `image`.
+        /// The command to plan, with its flags below.
+        #[arg(long = "for", value_enum, value_name = "COMMAND", default_value_t = PlanFor::Up)]
+        for_command: PlanFor,
+        /// (up) Deploy this image instead of the spec's `image`.
         #[arg(long, value_name = "IMG")]
         image: Option<String>,
+        /// (up) Plan a standby: stop once the new release is healthy on the back network.
+        #[arg(long)]
+        no_cutover: bool,
+        /// (up) When the image would be pulled; under `never` a missing image is exit 1.
+        #[arg(long, value_enum, value_name = "P")]
+        pull: Option<PullPolicy>,
+        /// (rollback) Roll back to this retired container instead of the newest one.
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
+        /// How long the command would wait for another deploy's lock (shown in the plan; a
+        /// lock held now is still predicted as exit 4).
+        #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration)]
+        lock_wait: Duration,
+        /// Exit with the code the command is predicted to end with (see below), for CI gates.
+        #[arg(long)]
+        check: bool,
     },
 
     /// Deploy a new release: start it on the back network, wait until healthy, cut over.

@@ -83,6 +83,18 @@ pub enum Error {
 
     #[error("could not write the output")]
     Output(#[source] std::io::Error),
+
+    /// Flags that do not go together (clap cannot say it: e.g. `plan --for cutover --image`).
+    #[error("{0}")]
+    Usage(String),
+
+    /// `plan --check`: the command planned would not succeed; the plan is on stdout.
+    #[error("`{command}` would stop with exit {code}: {reason}")]
+    Predicted {
+        command: String,
+        code: i32,
+        reason: String,
+    },
 }
 
 /// Exit codes of the CLI contract.
@@ -118,6 +130,8 @@ impl Error {
             Error::Maintenance(e) if e.needs_person() => exit::NEEDS_PERSON,
             Error::Maintenance(_) => exit::DEPLOY_FAILED,
             Error::MaintenanceUsage(_) => exit::USAGE,
+            Error::Usage(_) => exit::USAGE,
+            Error::Predicted { code, .. } => *code,
         }
     }
 }

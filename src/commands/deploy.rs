@@ -2,53 +2,34 @@
 //! The lock is taken first, then the engine is observed again and the plan remade under it,
 //! so that a run that waited for the lock acts on what the previous one left.
 
-use std::time::Duration;
-
-use super::{deploy, load};
-use crate::cli::{Cli, OutputFormat, PullPolicy, Target};
-use crate::engine::{self, Engine};
+use super::service::{self, DeployRequest};
+use super::{Globals, load};
+use crate::cli::OutputFormat;
+use crate::engine::EngineApi;
 use crate::error::{Error, exit};
 use crate::execute::{self, Cancel, DeployError, Executor, Job};
 use crate::observe;
-use crate::plan::{Mode, Plan, PlanOptions, Pull, WarningCode, plan};
+use crate::plan::{Plan, PlanOptions, blocking, plan};
 use crate::progress;
 use crate::spec::Deploy;
-use crate::{hooks, secret, time};
+use crate::{hooks, secret};
 
-pub struct DeployArgs<'a> {
-    pub command: &'static str,
-    pub mode: Mode,
-    pub target: &'a Target,
-    pub image: Option<&'a str>,
-    pub no_cutover: bool,
-    pub lock_wait: Duration,
-    pub pull: PullPolicy,
-}
-
-pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
-    let spec = load(cli)?;
-    let deploy = deploy(&spec, args.target)?;
-    let secrets = secret::resolve(&deploy.secrets, |name| std::env::var(name).ok())?;
-    let image = args.image.unwrap_or(&deploy.image).to_string();
-    let engine = engine::connect(cli.context.as_deref()).await?;
-    let opts = PlanOptions {
-        image: image.clone(),
-        suffix: time::release_suffix(),
-        no_cutover: args.no_cutover,
-        lock_wait: args.lock_wait,
-        pull: match args.pull {
-            PullPolicy::Missing => Pull::Missing,
-            PullPolicy::Always => Pull::Always,
-            PullPolicy::Never => Pull::Never,
-        },
-        mode: args.mode.clone(),
-    };
-    let observed = observe::observe(&engine, deploy, &image).await?;
-    let first = plan(deploy, &observed, &opts)?;
+pub async fn run(globals: &Globals, request: &DeployRequest<'_>) -> Result<(), Error> {
+    let command = request.command();
+    let spec = load(globals)?;
+    let service::Prepared {
+        deploy,
+        secrets,
+        engine,
+        observed,
+        opts,
+        plan: first,
+    } = service::prepare(&spec, globals, request).await?;
+    let first = first?;
     // cutover and rollback deploy the image of the container they make live.
     let image = first.image.clone();
     refuse_blocking(&first, deploy).map_err(Error::from)?;
-    if !args.no_cutover {
+    if !request.no_cutover {
         // Where bgdeploy sees the engine's networks only through probes (a remote engine),
         // the proxy's and the live release's are started while the new release starts: the
         // route check and the drain read them later.
@@ -59,7 +40,7 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
         engine.warm_probes(targets);
     }
 
-    let mut reporter = progress::for_output(cli.output, cli.quiet);
+    let mut reporter = progress::for_output(globals.output, globals.quiet);
     for w in &first.warnings {
         reporter.note(&format!("warning: {}", w.message));
     }
@@ -68,7 +49,7 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
     let run_info = hooks::RunInfo {
         app: deploy.app.clone(),
         stage: deploy.stage.clone(),
-        command: args.command.to_string(),
+        command: command.to_string(),
         image: image.clone(),
         // The release's unique suffix names the run too: one id per run, sortable by time.
         run: opts.suffix.clone(),
@@ -96,9 +77,9 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
             reporter.note("pre_deploy failed: nothing was changed");
             hooks.on_failure(&mut *reporter, &err).await;
             return Err(report_failure(
-                cli,
+                globals,
                 &mut *reporter,
-                args.command,
+                command,
                 deploy,
                 err,
             ));
@@ -111,9 +92,9 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
         &mut *reporter,
         cancel,
         Job {
-            command: args.command,
+            command,
             image: image.clone(),
-            cutover: !args.no_cutover,
+            cutover: !request.no_cutover,
             run: run_info.run.clone(),
         },
     );
@@ -125,10 +106,14 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
     drop(exec);
     match (outcome, failure) {
         (Some(outcome), _) => {
-            let role = if args.no_cutover { "standby" } else { "live" };
+            let role = if request.no_cutover {
+                "standby"
+            } else {
+                "live"
+            };
             let post = hooks.post_deploy(&mut *reporter, role).await;
             let (mut doc, human) =
-                execute::result_document(args.command, deploy, &image, &outcome, role);
+                execute::result_document(command, deploy, &image, &outcome, role);
             if let Some(e) = &post {
                 // The deploy stands; the result says that the hook failed.
                 doc["exit_code"] = exit::POST_DEPLOY_FAILED.into();
@@ -143,9 +128,9 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
         (None, Some(err)) => {
             hooks.on_failure(&mut *reporter, &err).await;
             Err(report_failure(
-                cli,
+                globals,
                 &mut *reporter,
-                args.command,
+                command,
                 deploy,
                 err,
             ))
@@ -156,13 +141,13 @@ pub async fn run(cli: &Cli, args: DeployArgs<'_>) -> Result<(), Error> {
 
 /// The failure's result line (JSON), and the error to exit with.
 fn report_failure(
-    cli: &Cli,
+    globals: &Globals,
     reporter: &mut dyn progress::Reporter,
     command: &str,
     deploy: &Deploy,
     err: DeployError,
 ) -> Error {
-    if cli.output == OutputFormat::Json {
+    if globals.output == OutputFormat::Json {
         reporter.result(&execute::failure_document(command, deploy, &err), "");
     }
     Error::from(err)
@@ -232,9 +217,11 @@ impl Hooks<'_> {
     }
 }
 
-async fn run_plan(
+/// The run under the lock, shared with the executor's fault matrix (`execute::matrix`), which
+/// drives it over the in-memory engine.
+pub(crate) async fn run_plan(
     exec: &mut Executor<'_>,
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
     opts: &PlanOptions,
     first: &Plan,
@@ -258,31 +245,14 @@ async fn run_plan(
     })?;
     refuse_blocking(&plan, deploy)?;
     let (_, rest) = execute::split_lock(&plan);
+    exec.set_retiring(&plan.retiring);
     exec.run(rest, total).await
 }
 
-/// Warnings that make `up` stop before it changes anything. A predicted route move of the
-/// *proxy* stops it here because attaching would already hurt live clients; a predicted move
-/// of the new release is left to the real check after the attach, which undoes it (exit 5)
-/// while the new release serves nothing yet.
+/// Warnings that make `up` stop before it changes anything (`plan::blocking` says which).
 fn refuse_blocking(plan: &Plan, deploy: &Deploy) -> Result<(), DeployError> {
-    let proxy = deploy.proxy.driver.container();
-    for w in &plan.warnings {
-        let code = match w.code {
-            // Without its proxy a switch cannot happen: say so before touching anything.
-            WarningCode::DuplicateNetwork
-            | WarningCode::NetworkMissing
-            | WarningCode::BindPathMissing
-            | WarningCode::ProxyMissing => exit::DEPLOY_FAILED,
-            WarningCode::RouteMoves if proxy.is_some() && w.subject.as_deref() == proxy => {
-                exit::ROUTE_MOVED
-            }
-            _ => continue,
-        };
-        return Err(DeployError::Refused {
-            reason: w.message.clone(),
-            code,
-        });
+    match blocking(plan, deploy) {
+        Some((code, reason)) => Err(DeployError::Refused { reason, code }),
+        None => Ok(()),
     }
-    Ok(())
 }

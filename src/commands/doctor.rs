@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::future::join_all;
 
+use super::Globals;
 use super::status::optional_spec;
-use crate::cli::Cli;
 use crate::engine::{self, ContainerSummary, Engine};
 use crate::error::Error;
 use crate::observe::{ApiVersion, NetworkInfo};
@@ -24,15 +24,15 @@ const FRONT_PREFIX: &str = "FRONT_";
 
 type Networks<'a> = HashMap<&'a str, &'a NetworkInfo>;
 
-pub async fn run(cli: &Cli, out: &Output, name: Option<&str>) -> Result<(), Error> {
+pub async fn run(globals: &Globals, out: &Output, name: Option<&str>) -> Result<(), Error> {
     // The spec only adds proxy names; doctor audits the engine, with or without one.
-    let spec_proxies: BTreeSet<String> = optional_spec(cli)
+    let spec_proxies: BTreeSet<String> = optional_spec(globals)
         .iter()
         .flat_map(|s| s.apps.values())
         .flat_map(|a| a.stages.values())
         .filter_map(|d| d.proxy.driver.container().map(str::to_string))
         .collect();
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     let api = engine.info().api;
     let (containers, networks) =
         tokio::try_join!(engine.list_containers(false, None), engine.list_networks())?;

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::Globals;
 use super::confirm::{self, Consent};
 use super::{deploy, load};
-use crate::cli::{Cli, Target};
+use crate::cli::Target;
 use crate::engine::{self, Engine, EngineError};
 use crate::error::Error;
 use crate::lock;
@@ -39,12 +40,12 @@ struct Report {
     failures: Vec<String>,
 }
 
-pub async fn run(cli: &Cli, out: &Output, args: DownArgs<'_>) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub async fn run(globals: &Globals, out: &Output, args: DownArgs<'_>) -> Result<(), Error> {
+    let spec = load(globals)?;
     let d = deploy(&spec, args.target)?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let consent = confirm::consent(&format!("down {app} {stage}"), args.yes)?;
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     if consent == Consent::Ask {
         confirm::confirm(consent, &question(&engine, d, &args).await?)?;
     }

@@ -5,8 +5,9 @@
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use super::Globals;
 use super::{deploy, load};
-use crate::cli::{Cli, Target};
+use crate::cli::Target;
 use crate::engine::{self, Engine, EngineError, Frame, Session};
 use crate::error::Error;
 use crate::execute::release::oneoff_spec;
@@ -23,10 +24,10 @@ pub struct ExecArgs<'a> {
     pub command: &'a [String],
 }
 
-pub async fn run(cli: &Cli, args: ExecArgs<'_>) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub async fn run(globals: &Globals, args: ExecArgs<'_>) -> Result<(), Error> {
+    let spec = load(globals)?;
     let deploy = deploy(&spec, args.target)?;
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     let live = live_release(&engine, deploy).await?;
     let code = if args.one_off {
         one_off(&engine, deploy, &live, &args).await?

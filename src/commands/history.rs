@@ -3,8 +3,9 @@
 //! when a deploy holds it, else a reader container created for the read and removed after it
 //! (never started; the archive API works on created containers).
 
+use super::Globals;
 use super::{deploy, load};
-use crate::cli::{Cli, Target};
+use crate::cli::Target;
 use crate::engine::{self, ContainerSpec, Engine, EngineError};
 use crate::error::Error;
 use crate::history::{self, Record};
@@ -16,10 +17,10 @@ use crate::{lock, names, render, time};
 /// clean-up), like any other bgdeploy container of the app/stage.
 const KIND_HISTORY_READER: &str = "history-reader";
 
-pub async fn run(cli: &Cli, out: &Output, target: &Target) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub async fn run(globals: &Globals, out: &Output, target: &Target) -> Result<(), Error> {
+    let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     let records = read(&engine, &d.app, &d.stage).await?;
     let entries = render::history::entries(records);
     out.text_or_json(

@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
+use super::Globals;
 use super::confirm;
 use super::{deploy, load};
-use crate::cli::{Cli, Target};
+use crate::cli::Target;
 use crate::engine;
 use crate::error::Error;
 use crate::lock::{self, Holder};
@@ -13,10 +14,10 @@ use crate::output::Output;
 use crate::render::table::age;
 use crate::time::since_epoch_rfc3339;
 
-pub async fn status(cli: &Cli, out: &Output, target: &Target) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub async fn status(globals: &Globals, out: &Output, target: &Target) -> Result<(), Error> {
+    let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     let holder = lock::status(&engine, &d.app, &d.stage).await?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let human = match &holder {
@@ -35,12 +36,17 @@ pub async fn status(cli: &Cli, out: &Output, target: &Target) -> Result<(), Erro
     out.document(&human, &document(app, stage, holder.as_ref()))
 }
 
-pub async fn release(cli: &Cli, out: &Output, target: &Target, yes: bool) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub async fn release(
+    globals: &Globals,
+    out: &Output,
+    target: &Target,
+    yes: bool,
+) -> Result<(), Error> {
+    let spec = load(globals)?;
     let d = deploy(&spec, target)?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let consent = confirm::consent(&format!("lock release {app} {stage}"), yes)?;
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     let Some(holder) = lock::status(&engine, app, stage).await? else {
         let human = format!("{app}/{stage} is not locked; nothing to release.\n");
         let mut doc = document(app, stage, None);

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
+use super::Globals;
 use super::exec::{live_release, release_secrets};
 use super::{deploy, load};
-use crate::cli::{Cli, OutputFormat, Target};
+use crate::cli::{OutputFormat, Target};
 use crate::engine::{self, Frame};
 use crate::error::Error;
 use crate::observe;
@@ -22,10 +23,10 @@ pub struct LogsArgs<'a> {
     pub release: Option<&'a str>,
 }
 
-pub async fn run(cli: &Cli, args: LogsArgs<'_>) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub async fn run(globals: &Globals, args: LogsArgs<'_>) -> Result<(), Error> {
+    let spec = load(globals)?;
     let deploy = deploy(&spec, args.target)?;
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     let container = match args.release {
         None => live_release(&engine, deploy).await?.name,
         Some(name) => {
@@ -59,7 +60,7 @@ pub async fn run(cli: &Cli, args: LogsArgs<'_>) -> Result<(), Error> {
         .map_or_else(|| "all".to_string(), |n| n.to_string());
     let mut stream = engine.log_stream(&container, &tail, since.max(0), args.follow);
     let mut out = Printer {
-        json: cli.output == OutputFormat::Json,
+        json: globals.output == OutputFormat::Json,
         secrets: &secrets,
         stdout: Vec::new(),
         stderr: Vec::new(),

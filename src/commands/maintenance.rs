@@ -7,28 +7,27 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::Globals;
 use super::{deploy, load};
-use crate::cli::{Cli, Target};
+use crate::cli::Target;
 use crate::engine::{self, Engine};
 use crate::error::Error;
 use crate::observe;
 use crate::output::Output;
-use crate::proxy::{self, Backend, maintenance};
-use crate::spec::{Deploy, ProxyDriver};
+use crate::proxy::{self, Backend};
+use crate::spec::Deploy;
 use crate::{lock, names};
 
 pub async fn run(
-    cli: &Cli,
+    globals: &Globals,
     out: &Output,
     target: &Target,
     message: Option<&str>,
 ) -> Result<(), Error> {
-    let spec = load(cli)?;
+    let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    if !matches!(
-        d.proxy.driver,
-        ProxyDriver::Nginx { .. } | ProxyDriver::Command { .. }
-    ) {
+    let driver = proxy::driver(&d.proxy.driver);
+    if !driver.has_maintenance() {
         return Err(Error::MaintenanceUsage(format!(
             "maintenance mode is supported by the proxy drivers `nginx` and `command`; {}/{} uses `{}`",
             d.app,
@@ -36,10 +35,12 @@ pub async fn run(
             d.proxy.driver.name()
         )));
     }
-    if let (Some(m), ProxyDriver::Nginx { .. }) = (message, &d.proxy.driver) {
-        maintenance::check_message(m).map_err(Error::MaintenanceUsage)?;
+    if let Some(m) = message {
+        driver
+            .check_maintenance_message(m)
+            .map_err(Error::MaintenanceUsage)?;
     }
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     // No waiting: a deploy in progress is told apart from a stuck one by `lock status`.
     let guard = lock::acquire(&engine, &d.app, &d.stage, Duration::ZERO, &mut |_, _| {}).await?;
     let mut lines = Vec::new();

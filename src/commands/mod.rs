@@ -3,7 +3,7 @@
 
 mod completions;
 mod confirm;
-mod deploy;
+pub(crate) mod deploy;
 mod doctor;
 mod down;
 mod exec;
@@ -14,19 +14,58 @@ mod maintenance;
 mod man;
 mod plan;
 mod prune;
+mod service;
 mod status;
 mod validate;
 
-use crate::cli::{Cli, Command, LockAction, MaintenanceAction, Target};
+use std::path::PathBuf;
+
+use crate::cli::{Cli, Command, LockAction, MaintenanceAction, OutputFormat, PullPolicy, Target};
 use crate::error::Error;
 use crate::output::Output;
+use crate::plan::{Mode, Pull};
 use crate::spec::{self, Deploy, Spec};
 
+/// The global options every command reads; the commands see this, never the clap types.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub file: PathBuf,
+    pub context: Option<String>,
+    pub output: OutputFormat,
+    pub quiet: bool,
+}
+
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    let globals = Globals {
+        file: cli.file.clone(),
+        context: cli.context.clone(),
+        output: cli.output,
+        quiet: cli.quiet,
+    };
+    let globals = &globals;
     let out = Output::new(cli.output, cli.quiet);
     match &cli.command {
-        Command::Validate => validate::run(&cli, &out),
-        Command::Plan { target, image } => plan::run(&cli, &out, target, image.as_deref()).await,
+        Command::Validate => validate::run(globals, &out),
+        Command::Plan {
+            target,
+            for_command,
+            image,
+            no_cutover,
+            pull,
+            to,
+            lock_wait,
+            check,
+        } => {
+            let flags = plan::Flags {
+                for_command: *for_command,
+                image: image.as_deref(),
+                no_cutover: *no_cutover,
+                pull: *pull,
+                to: to.as_deref(),
+            };
+            let request = plan::request(target, &flags, *lock_wait)?;
+            plan::run(globals, &out, &request, *check).await
+        }
         Command::Completions { shell } => completions::run(*shell, &out),
         Command::Up {
             target,
@@ -35,47 +74,29 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             lock_wait,
             pull,
         } => {
-            let args = deploy::DeployArgs {
-                command: "up",
-                mode: crate::plan::Mode::Up,
+            let request = service::DeployRequest {
+                mode: Mode::Up,
                 target,
                 image: image.as_deref(),
                 no_cutover: *no_cutover,
                 lock_wait: *lock_wait,
-                pull: *pull,
+                pull: pull_of(*pull),
             };
-            deploy::run(&cli, args).await
+            deploy::run(globals, &request).await
         }
         Command::Cutover { target, lock_wait } => {
-            let args = deploy::DeployArgs {
-                command: "cutover",
-                mode: crate::plan::Mode::Cutover,
-                target,
-                image: None,
-                no_cutover: false,
-                lock_wait: *lock_wait,
-                pull: crate::cli::PullPolicy::Never,
-            };
-            deploy::run(&cli, args).await
+            deploy::run(globals, &switch_request(Mode::Cutover, target, *lock_wait)).await
         }
         Command::Rollback {
             target,
             to,
             lock_wait,
         } => {
-            let args = deploy::DeployArgs {
-                command: "rollback",
-                mode: crate::plan::Mode::Rollback { to: to.clone() },
-                target,
-                image: None,
-                no_cutover: false,
-                lock_wait: *lock_wait,
-                pull: crate::cli::PullPolicy::Never,
-            };
-            deploy::run(&cli, args).await
+            let mode = Mode::Rollback { to: to.clone() };
+            deploy::run(globals, &switch_request(mode, target, *lock_wait)).await
         }
-        Command::History { target } => history::run(&cli, &out, target).await,
-        Command::Prune { target } => prune::run(&cli, &out, target).await,
+        Command::History { target } => history::run(globals, &out, target).await,
+        Command::Prune { target } => prune::run(globals, &out, target).await,
         Command::Down {
             target,
             networks,
@@ -88,18 +109,18 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 history: *history,
                 yes: *yes,
             };
-            down::run(&cli, &out, args).await
+            down::run(globals, &out, args).await
         }
         Command::Lock {
             action: LockAction::Status { target },
-        } => lock::status(&cli, &out, target).await,
+        } => lock::status(globals, &out, target).await,
         Command::Lock {
             action: LockAction::Release { target, yes },
-        } => lock::release(&cli, &out, target, *yes).await,
+        } => lock::release(globals, &out, target, *yes).await,
         Command::Status { app, stage } => {
-            status::run(&cli, &out, app.as_deref(), stage.as_deref()).await
+            status::run(globals, &out, app.as_deref(), stage.as_deref()).await
         }
-        Command::Doctor { name } => doctor::run(&cli, &out, name.as_deref()).await,
+        Command::Doctor { name } => doctor::run(globals, &out, name.as_deref()).await,
         Command::Man => man::run(&out),
         Command::Maintenance {
             action: MaintenanceAction::On { target, message },
@@ -107,11 +128,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let message = message
                 .as_deref()
                 .unwrap_or(crate::proxy::maintenance::DEFAULT_MESSAGE);
-            maintenance::run(&cli, &out, target, Some(message)).await
+            maintenance::run(globals, &out, target, Some(message)).await
         }
         Command::Maintenance {
             action: MaintenanceAction::Off { target },
-        } => maintenance::run(&cli, &out, target, None).await,
+        } => maintenance::run(globals, &out, target, None).await,
         Command::Exec {
             target,
             one_off,
@@ -126,7 +147,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 tty: *tty,
                 command,
             };
-            exec::run(&cli, args).await
+            exec::run(globals, args).await
         }
         Command::Logs {
             target,
@@ -142,13 +163,37 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 tail: *tail,
                 release: release.as_deref(),
             };
-            logs::run(&cli, args).await
+            logs::run(globals, args).await
         }
     }
 }
 
-fn load(cli: &Cli) -> Result<Spec, Error> {
-    Ok(spec::load(&cli.file)?)
+fn load(globals: &Globals) -> Result<Spec, Error> {
+    Ok(spec::load(&globals.file)?)
+}
+
+fn pull_of(policy: PullPolicy) -> Pull {
+    match policy {
+        PullPolicy::Missing => Pull::Missing,
+        PullPolicy::Always => Pull::Always,
+        PullPolicy::Never => Pull::Never,
+    }
+}
+
+/// `cutover` and `rollback`: no image to choose, and none to pull (the release exists).
+fn switch_request(
+    mode: Mode,
+    target: &Target,
+    lock_wait: std::time::Duration,
+) -> service::DeployRequest<'_> {
+    service::DeployRequest {
+        mode,
+        target,
+        image: None,
+        no_cutover: false,
+        lock_wait,
+        pull: Pull::Never,
+    }
 }
 
 fn deploy<'a>(spec: &'a Spec, target: &Target) -> Result<&'a Deploy, Error> {

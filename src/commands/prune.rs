@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::Globals;
 use super::{deploy, load};
-use crate::cli::{Cli, Target};
+use crate::cli::Target;
 use crate::engine::{self, Engine};
 use crate::error::Error;
 use crate::lock;
@@ -23,10 +24,10 @@ struct Pruned {
     failures: Vec<String>,
 }
 
-pub async fn run(cli: &Cli, out: &Output, target: &Target) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub async fn run(globals: &Globals, out: &Output, target: &Target) -> Result<(), Error> {
+    let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     // No waiting: pruning can always be run again later, a deploy in progress cannot.
     let guard = lock::acquire(&engine, &d.app, &d.stage, Duration::ZERO, &mut |_, _| {}).await?;
     let result = prune(&engine, d).await;

@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::future::try_join_all;
 
+use super::Globals;
 use super::load;
-use crate::cli::Cli;
 use crate::engine::{self, Engine, EngineError};
 use crate::error::Error;
 use crate::lock::{self, Holder};
@@ -24,20 +24,20 @@ use crate::{names, render, time};
 pub(crate) type Routes = HashMap<String, Result<RouteReading, String>>;
 
 pub async fn run(
-    cli: &Cli,
+    globals: &Globals,
     out: &Output,
     app: Option<&str>,
     stage: Option<&str>,
 ) -> Result<(), Error> {
     let (spec, explicit) = match (app, stage) {
         (Some(app), Some(stage)) => {
-            let spec = load(cli)?;
+            let spec = load(globals)?;
             spec.deploy(app, stage)?;
             (Some(spec), Some((app.to_string(), stage.to_string())))
         }
-        _ => (optional_spec(cli), None),
+        _ => (optional_spec(globals), None),
     };
-    let engine = engine::connect(cli.context.as_deref()).await?;
+    let engine = engine::connect(globals.context.as_deref()).await?;
     let stages = match explicit {
         Some(one) => vec![one],
         None => discover(&engine).await?,
@@ -59,8 +59,8 @@ pub async fn run(
 
 /// The spec when there is one: `status` and `doctor` without arguments work without it
 /// (then without proxy information), and a broken spec must not hide the engine's state.
-pub(super) fn optional_spec(cli: &Cli) -> Option<Spec> {
-    match crate::spec::load(&cli.file) {
+pub(super) fn optional_spec(globals: &Globals) -> Option<Spec> {
+    match crate::spec::load(&globals.file) {
         Ok(spec) => Some(spec),
         Err(SpecError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             None
@@ -145,10 +145,7 @@ async fn stage_status(
 /// bgdeploy can read). Unreadable is unknown, not a failure of `status`.
 async fn maintenance(engine: &Engine, deploy: Option<&Deploy>) -> Option<MaintenanceStatus> {
     let deploy = deploy?;
-    if !matches!(deploy.proxy.driver, crate::spec::ProxyDriver::Nginx { .. }) {
-        return None;
-    }
-    match crate::proxy::maintenance_state(engine, deploy).await {
+    match crate::proxy::read_maintenance(engine, deploy).await? {
         Ok(message) => Some(MaintenanceStatus {
             on: message.is_some(),
             message,

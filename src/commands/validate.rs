@@ -2,13 +2,13 @@
 
 use serde_json::json;
 
+use super::Globals;
 use super::load;
-use crate::cli::Cli;
 use crate::error::Error;
 use crate::output::Output;
 
-pub fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
-    let spec = load(cli)?;
+pub fn run(globals: &Globals, out: &Output) -> Result<(), Error> {
+    let spec = load(globals)?;
     let apps: serde_json::Map<String, serde_json::Value> = spec
         .apps
         .iter()

@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::{DeployError, Executor, Undo};
 use crate::engine::{ContainerSpec, EngineError};
 use crate::plan::{Action, Step};
-use crate::spec::ProxyDriver;
 use crate::{drain, health, lock, names, proxy, route};
 
 impl Executor<'_> {
@@ -19,6 +18,11 @@ impl Executor<'_> {
             step: step.description.clone(),
             source: Box::new(source),
         };
+        // A proxy switch first reads addresses, which changes nothing: it passes the point of
+        // no return only once it is about to switch.
+        if !matches!(step.action, Action::ProxySwitch { .. }) {
+            self.enter_phase(step);
+        }
         match &step.action {
             Action::AcquireLock { wait_secs, .. } => {
                 let wait = Duration::from_secs_f64(*wait_secs);
@@ -167,11 +171,8 @@ impl Executor<'_> {
                         old.push(self.backend(&name).await?);
                     }
                 }
-                if remove {
-                    // From here on the old release takes no new traffic: no undo.
-                    self.switched = true;
-                    self.undo.clear();
-                }
+                // Taking the old release out of the proxy is the plan's point of no return.
+                self.enter_phase(step);
                 let reporter = &mut *self.reporter;
                 let mut on_line = |line: &str| reporter.step_progress(line);
                 let result = proxy::switch(
@@ -186,10 +187,7 @@ impl Executor<'_> {
                 // Undo is registered once the switch happened. A failed nginx switch put its
                 // file back and a failed nginx-proxy regeneration changed nothing; an operator's
                 // command may have half-switched, so it is told to route back either way.
-                let half_done = matches!(
-                    deploy.proxy.driver,
-                    crate::spec::ProxyDriver::Command { .. }
-                );
+                let half_done = proxy::driver(&deploy.proxy.driver).may_half_apply();
                 if !remove && (result.is_ok() || half_done) {
                     self.undo.push(Undo::ProxyBack {
                         changed: changed.clone(),
@@ -218,9 +216,6 @@ impl Executor<'_> {
                 }
             }
             Action::DisconnectNetwork { container, network } => {
-                // For an old release, the point of no return (if the proxy switch did not
-                // already pass it): it stops taking traffic.
-                self.retiring(container);
                 engine
                     .disconnect_network(container, network, false)
                     .await
@@ -265,7 +260,6 @@ impl Executor<'_> {
                 container,
                 timeout_secs,
             } => {
-                self.retiring(container);
                 engine
                     .stop_container(container, Duration::from_secs_f64(*timeout_secs))
                     .await
@@ -291,20 +285,10 @@ impl Executor<'_> {
         Ok(lock::acquire(self.engine, app, stage, wait, &mut on_wait).await?)
     }
 
-    /// With `nginx`, the old release drains while still on FRONT_, and nginx's connections
-    /// to it count too (see `drain::drain_watching`).
+    /// Whose connections to the draining release count besides its own: the driver's say.
     fn drain_watch(&self) -> Option<drain::Watch> {
-        let ProxyDriver::Nginx {
-            container: proxy, ..
-        } = &self.deploy.proxy.driver
-        else {
-            return None;
-        };
-        Some(drain::Watch {
-            proxy: proxy.clone(),
-            network: names::front_network(&self.deploy.app, &self.deploy.stage),
-            port: self.deploy.port,
-        })
+        let front = names::front_network(&self.deploy.app, &self.deploy.stage);
+        proxy::driver(&self.deploy.proxy.driver).drain_watch(&front, self.deploy.port)
     }
 
     fn after_switch_proxy(&self, e: proxy::ProxyError) -> DeployError {

@@ -128,16 +128,20 @@ impl Executor<'_> {
                 container,
                 timeout_secs,
             } => {
-                self.retiring(container);
+                self.enter_phase(step);
                 Work::Stop {
                     container: container.clone(),
                     timeout: Duration::from_secs_f64(*timeout_secs),
                 }
             }
-            Action::RemoveContainer { container, .. } => Work::Remove {
-                container: container.clone(),
-            },
+            Action::RemoveContainer { container, .. } => {
+                self.enter_phase(step);
+                Work::Remove {
+                    container: container.clone(),
+                }
+            }
             Action::RecordHistory { .. } => {
+                self.enter_phase(step);
                 let Some(lock) = self.lock.as_ref().map(|l| l.name.clone()) else {
                     return Work::History(None);
                 };

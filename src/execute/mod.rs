@@ -1,6 +1,6 @@
 //! The one loop that applies a plan's steps, in order, with compensation: any failure or
-//! signal before the switch (the old release leaving the front network) undoes what this run
-//! did, so the live release keeps serving and nothing of the new one is left.
+//! signal before the point of no return (the first step of the plan's `retire` phase) undoes
+//! what this run did, so the live release keeps serving and nothing of the new one is left.
 
 mod apply;
 mod cancel;
@@ -21,7 +21,7 @@ pub use error::DeployError;
 
 use crate::engine::EngineApi;
 use crate::lock::LockGuard;
-use crate::plan::{Action, Plan, Step};
+use crate::plan::{Action, Plan, RunPhase, Step};
 use crate::progress::{Reporter, StepStatus};
 use crate::secret::Secret;
 use crate::spec::Deploy;
@@ -87,11 +87,12 @@ pub struct Executor<'a> {
     /// The history file as this run read it under the lock (see `record`).
     history_base: Option<String>,
     undo: Vec<Undo>,
-    /// Set once the old release left the front network: from then on, no undo.
+    /// Set once the first `retire` step of the plan started: from then on, no undo.
     switched: bool,
     /// Containers this run created: undoing removes them, so their attachments need no undo.
     created: Vec<String>,
-    /// The releases live before this run (the plan drains them): where the proxy goes back to.
+    /// The releases the plan takes out of traffic (`Plan::retiring`): where the proxy goes
+    /// back to when the switch is undone.
     old_live: Vec<String>,
     outcome: Outcome,
     started: Instant,
@@ -148,16 +149,14 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// The live releases the plan takes out of traffic (`Plan::retiring`), before `run`.
+    pub fn set_retiring(&mut self, releases: &[String]) {
+        self.old_live = releases.to_vec();
+    }
+
     /// Applies `steps`; numbering continues across calls, so `up` can take the lock, then
     /// observe and plan under it, then run the rest.
     pub async fn run(&mut self, steps: &[Step], total: usize) -> Result<(), DeployError> {
-        for step in steps {
-            if let Action::Drain { container, .. } = &step.action {
-                if !self.old_live.contains(container) {
-                    self.old_live.push(container.clone());
-                }
-            }
-        }
         let mut rest = steps;
         while !rest.is_empty() {
             // A step with `with_previous` starts together with the one before it.
@@ -209,10 +208,10 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// The old live release `container` is being taken out (leaving the front network, or
-    /// stopping): the point of no return, from here on nothing is undone.
-    fn retiring(&mut self, container: &str) {
-        if self.old_live.iter().any(|c| c == container) {
+    /// Called as a step's first change begins: a `retire` step passes the point of no
+    /// return, and from here on nothing is undone.
+    fn enter_phase(&mut self, step: &Step) {
+        if step.phase == RunPhase::Retire && !self.switched {
             self.switched = true;
             self.undo.clear();
         }

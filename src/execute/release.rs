@@ -6,11 +6,7 @@
 use crate::engine::ContainerSpec;
 use crate::names;
 use crate::secret::Secret;
-use crate::spec::{Deploy, ProxyDriver};
-
-/// What `nginx-proxy` routes by: a one-off must never carry it, or the proxy would send it
-/// traffic.
-const PROXY_ENV: [&str; 2] = ["VIRTUAL_HOST", "VIRTUAL_PORT"];
+use crate::spec::Deploy;
 
 /// The release container `name` of `deploy` from `image`, created on `network`.
 pub fn release_spec(
@@ -31,10 +27,7 @@ pub fn release_spec(
             .iter()
             .map(|(k, v)| (k.clone(), v.expose().to_string())),
     );
-    if let ProxyDriver::NginxProxy { virtual_host, .. } = &deploy.proxy.driver {
-        env.push((PROXY_ENV[0].into(), virtual_host.clone()));
-        env.push((PROXY_ENV[1].into(), deploy.port.to_string()));
-    }
+    env.extend(crate::proxy::driver(&deploy.proxy.driver).release_env(deploy.port));
     let mut labels = names::labels(&deploy.app, &deploy.stage, names::KIND_APP);
     labels.push((names::LABEL_IMAGE.to_string(), image.to_string()));
     ContainerSpec {
@@ -73,9 +66,10 @@ pub fn oneoff_spec(
     if let Some(settings) = &mut spec.settings {
         settings.restart = crate::spec::Restart::No;
     }
-    if matches!(deploy.proxy.driver, ProxyDriver::NginxProxy { .. }) {
-        spec.env.retain(|(k, _)| !PROXY_ENV.contains(&k.as_str()));
-    }
+    // What the proxy routes by: a one-off carrying it would be sent traffic.
+    let routing = crate::proxy::driver(&deploy.proxy.driver).release_env(deploy.port);
+    spec.env
+        .retain(|(k, _)| !routing.iter().any(|(name, _)| name == k));
     for (key, value) in &mut spec.labels {
         if key == names::LABEL_KIND {
             *value = names::KIND_ONEOFF.to_string();

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use super::step::{Action, ProxyPhase, RouteChange, Step, secs};
+use super::step::{Action, ProxyPhase, RouteChange, RunPhase, Step, secs};
 use super::warning::{Warning, WarningCode};
 use super::{Plan, priority};
 use crate::names;
 use crate::observe::{Attachment, ContainerInfo, NetworkLookup, Observed, ProxyLookup, Role};
 use crate::route::{Endpoint, default_route_holder};
-use crate::spec::{Deploy, HealthCheck, ProxyDriver};
+use crate::spec::{Deploy, HealthCheck};
 
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
@@ -35,6 +35,17 @@ pub enum Mode {
     Cutover,
     /// Make a retired release live again: the newest, or the one named.
     Rollback { to: Option<String> },
+}
+
+impl Mode {
+    /// The command that runs a plan of this mode.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Mode::Up => "up",
+            Mode::Cutover => "cutover",
+            Mode::Rollback { .. } => "rollback",
+        }
+    }
 }
 
 /// Why there is no plan: `cutover` with no standby, `rollback` with nothing retired.
@@ -111,16 +122,27 @@ struct Builder<'a> {
     obs: &'a Observed,
     steps: Vec<Step>,
     warnings: Vec<Warning>,
+    /// The phase the next steps belong to; it only moves forward.
+    phase: RunPhase,
 }
 
 impl Builder<'_> {
     fn step(&mut self, target: impl Into<String>, action: Action) {
-        self.steps.push(Step::new(target, action));
+        self.push(Step::new(target, action));
     }
 
     /// A step that starts together with the previous one.
     fn step_alongside(&mut self, target: impl Into<String>, action: Action) {
-        self.steps.push(Step::new(target, action).alongside());
+        self.push(Step::new(target, action).alongside());
+    }
+
+    fn push(&mut self, step: Step) {
+        self.steps.push(step.in_phase(self.phase));
+    }
+
+    /// The steps from here on are in `phase`.
+    fn enter(&mut self, phase: RunPhase) {
+        self.phase = self.phase.max(phase);
     }
 
     fn warn(&mut self, code: WarningCode, message: String) {
@@ -241,6 +263,7 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
         obs,
         steps: Vec::new(),
         warnings: Vec::new(),
+        phase: RunPhase::Prepare,
     };
     let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
     let lock = names::lock_name(app, stage);
@@ -376,9 +399,12 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
     } else {
         b.step(format!("{app}/{stage}"), history);
     }
-    b.steps.extend(tail.after);
+    for step in tail.after {
+        b.push(step);
+    }
     b.step(format!("{app}/{stage}"), Action::ReleaseLock { lock });
     Ok(Plan {
+        command: opts.mode.command(),
         app: app.to_string(),
         stage: stage.to_string(),
         image,
@@ -386,6 +412,7 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
         engine: obs.engine.clone(),
         steps: b.steps,
         warnings: b.warnings,
+        retiring: tail.retired,
     })
 }
 
@@ -551,9 +578,8 @@ fn new_release(
         );
     }
     let mut env: Vec<String> = deploy.env.keys().cloned().collect();
-    if let ProxyDriver::NginxProxy { .. } = deploy.proxy.driver {
-        env.extend(["VIRTUAL_HOST".to_string(), "VIRTUAL_PORT".to_string()]);
-    }
+    let proxy_env = crate::proxy::driver(&deploy.proxy.driver).release_env(deploy.port);
+    env.extend(proxy_env.into_iter().map(|(name, _)| name));
     b.step(
         new,
         Action::CreateContainer {
@@ -651,6 +677,8 @@ fn new_release(
 struct Tail {
     /// The last steps stop or remove releases: the history record can be written alongside.
     retiring: bool,
+    /// The live releases taken out of traffic.
+    retired: Vec<String>,
     /// Steps for the old releases once they stopped: leaving FRONT_, or going for good when
     /// beyond `keep`.
     after: Vec<Step>,
@@ -667,6 +695,7 @@ struct Tail {
 fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mut Sim) -> Tail {
     let obs = b.obs;
     let front = &nets.front;
+    b.enter(RunPhase::Switch);
     if !sim.endpoints.iter().any(|e| &e.network == front) {
         let change = sim.connect(
             Endpoint {
@@ -699,8 +728,9 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
         },
     );
 
-    let driver = deploy.proxy.driver.name().to_string();
-    let switch = !matches!(deploy.proxy.driver, ProxyDriver::None);
+    let proxy_driver = crate::proxy::driver(&deploy.proxy.driver);
+    let driver = proxy_driver.name().to_string();
+    let switch = proxy_driver.switches();
     let proxy = nets.proxy.clone().unwrap_or_else(|| driver.clone());
     if switch {
         b.step(
@@ -713,7 +743,7 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
         );
     }
     let old: Vec<&ContainerInfo> = obs.live().filter(|c| c.name != new).collect();
-    let leaves_first = matches!(deploy.proxy.driver, ProxyDriver::NginxProxy { .. });
+    let leaves_first = proxy_driver.leaves_first();
     // Retired after this run, newest first: the releases that just left, then those already
     // retired (less the one a rollback brings back); the oldest beyond `keep` go.
     let retired: Vec<&ContainerInfo> = old
@@ -730,10 +760,15 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
         container: name.to_string(),
         reason: format!("retired beyond keep: {}", deploy.keep),
     };
-    let mut tail = Tail::default();
+    let mut tail = Tail {
+        retired: old.iter().map(|c| c.name.clone()).collect(),
+        ..Tail::default()
+    };
     for c in &old {
         let name = c.name.clone();
         if leaves_first {
+            // The point of no return: nginx-proxy drops it from its config.
+            b.enter(RunPhase::Retire);
             b.step(
                 &name,
                 Action::DisconnectNetwork {
@@ -755,6 +790,8 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
             ));
         }
         if switch {
+            // The point of no return: the proxy stops routing to the old release.
+            b.enter(RunPhase::Retire);
             b.step(
                 &proxy,
                 Action::ProxySwitch {
@@ -788,6 +825,10 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
         .iter()
         .filter(|c| beyond_keep.contains(&c.name.as_str()))
         .map(|c| (c.name.as_str(), remove(&c.name)));
+    if !old.is_empty() {
+        // Without a proxy to switch, stopping the old release is what takes it out.
+        b.enter(RunPhase::Retire);
+    }
     for (name, action) in stops.chain(earlier) {
         if tail.retiring {
             b.step_alongside(name, action);

@@ -13,6 +13,10 @@ pub struct Step {
     #[serde(flatten)]
     pub action: Action,
     pub target: String,
+    /// Where the step stands relative to the point of no return. Serialized as `run_phase`:
+    /// `proxy_switch` steps already carry a `phase` (add/remove) in the same flat object.
+    #[serde(rename = "run_phase")]
+    pub phase: RunPhase,
     /// The action in words, as the human output shows it.
     pub description: String,
     /// Starts together with the step before it instead of after it ends (steps that do not
@@ -35,14 +39,47 @@ impl Step {
             description: action.to_string(),
             action,
             target: target.into(),
+            phase: RunPhase::Prepare,
             with_previous: false,
         }
+    }
+
+    /// This step, in `phase`.
+    pub fn in_phase(mut self, phase: RunPhase) -> Step {
+        self.phase = phase;
+        self
     }
 
     /// This step, starting together with the one before it.
     pub fn alongside(mut self) -> Step {
         self.with_previous = true;
         self
+    }
+}
+
+/// The three parts of a run. The executor reads the point of no return from them: the first
+/// `Retire` step. Before it a failure or a signal undoes everything the run did and the live
+/// release keeps serving; from it on nothing is undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunPhase {
+    /// The lock, networks, the proxy's attachment and the new release, healthy on the back
+    /// network: nothing routes to it yet.
+    Prepare,
+    /// The new release joins the front network and the proxy routes to it, next to the old
+    /// one: still undone on failure.
+    Switch,
+    /// The old releases leave the proxy, drain and stop: not undone.
+    Retire,
+}
+
+impl RunPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunPhase::Prepare => "prepare",
+            RunPhase::Switch => "switch",
+            RunPhase::Retire => "retire",
+        }
     }
 }
 

@@ -142,21 +142,28 @@ fn plan_ok(d: &Deploy, obs: &Observed, o: &PlanOptions) -> Plan {
     plan(d, obs, o).expect("a plan")
 }
 
-fn snap(name: &str, plan: &Plan) {
-    insta::assert_snapshot!(format!("{name}_human"), render::plan::human(plan));
-    insta::assert_snapshot!(format!("{name}_json"), render::plan::json(plan));
+/// Both forms of `plan`'s output, with the exit code predicted from the same state.
+fn snap(name: &str, plan: &Plan, d: &Deploy, obs: &Observed) {
+    let predicted = predict(plan, d, obs);
+    insta::assert_snapshot!(
+        format!("{name}_human"),
+        render::plan::human(plan, &predicted)
+    );
+    insta::assert_snapshot!(format!("{name}_json"), render::plan::json(plan, &predicted));
 }
 
 #[test]
 fn first_deploy_creates_networks_and_attaches_the_proxy() {
-    let plan = plan_ok(&deploy(), &empty(41), &opts());
+    let obs = empty(41);
+    let plan = plan_ok(&deploy(), &obs, &opts());
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
-    snap("first_deploy", &plan);
+    snap("first_deploy", &plan, &deploy(), &obs);
 }
 
 #[test]
 fn second_deploy_retires_the_live_container_and_honours_keep() {
-    let plan = plan_ok(&deploy(), &live_and_two_retired(), &opts());
+    let obs = live_and_two_retired();
+    let plan = plan_ok(&deploy(), &obs, &opts());
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     let removed: Vec<&str> = plan
         .steps
@@ -167,7 +174,7 @@ fn second_deploy_retires_the_live_container_and_honours_keep() {
         })
         .collect();
     assert_eq!(removed, ["shop_stage_a"]);
-    snap("second_deploy", &plan);
+    snap("second_deploy", &plan, &deploy(), &obs);
 }
 
 #[test]
@@ -187,7 +194,7 @@ fn an_extra_network_sorting_before_back_is_a_route_warning() {
         "{}",
         plan.warnings[0].message
     );
-    snap("extra_network_moves_route", &plan);
+    snap("extra_network_moves_route", &plan, &d, &obs);
 }
 
 #[test]
@@ -236,7 +243,7 @@ fn a_non_internal_front_next_to_a_proxy_on_bridge_is_predicted() {
         "{}",
         plan.warnings[1].message
     );
-    snap("front_not_internal", &plan);
+    snap("front_not_internal", &plan, &deploy(), &obs);
 }
 
 #[test]
@@ -281,13 +288,14 @@ fn trouble_on_the_engine_is_reported_not_hidden() {
             WarningCode::ProxyMissing
         ]
     );
-    snap("trouble", &plan);
+    snap("trouble", &plan, &deploy(), &obs);
 }
 
 #[test]
 fn plan_has_no_secret_values() {
     let plan = plan_ok(&deploy(), &empty(41), &opts());
-    let text = render::plan::human(&plan) + &render::plan::json(&plan);
+    let ok = Prediction::success();
+    let text = render::plan::human(&plan, &ok) + &render::plan::json(&plan, &ok);
     assert!(text.contains("DATABASE_URL"));
     assert!(
         !text.contains("production\""),
@@ -494,7 +502,7 @@ fn container_settings_are_shown_and_a_missing_bind_path_is_a_warning() {
     let plan = plan_ok(&d, &obs, &opts());
     let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
     assert_eq!(codes, [WarningCode::BindPathMissing]);
-    snap("container_settings", &plan);
+    snap("container_settings", &plan, &d, &obs);
 }
 
 /// `hooks.before_switch` runs once the release is healthy and before traffic moves, for `up`
@@ -562,3 +570,5 @@ fn before_switch_comes_between_healthy_and_the_switch() {
     };
     assert!(!actions(&plan_ok(&d, &obs, &rollback)).contains(&"before_switch".into()));
 }
+
+mod phases;

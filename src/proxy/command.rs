@@ -5,9 +5,56 @@
 
 use std::time::Duration;
 
+use super::driver::{Driver, DriverFuture};
 use super::{Backend, Phase, ProxyError};
+use crate::engine::EngineApi;
 use crate::hostcmd::{self, Failure};
 use crate::spec::Deploy;
+
+/// The `command` driver as the spec configures it.
+pub(super) struct Command<'a> {
+    pub argv: &'a [String],
+}
+
+impl Driver for Command<'_> {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    /// An operator's script may have switched part of the pool before it failed.
+    fn may_half_apply(&self) -> bool {
+        true
+    }
+
+    fn switch<'a>(
+        &'a self,
+        _engine: &'a dyn EngineApi,
+        deploy: &'a Deploy,
+        phase: Phase,
+        changed: &'a Backend,
+        backends: &'a [Backend],
+        on_line: &'a mut dyn FnMut(&str),
+    ) -> DriverFuture<'a, ()> {
+        let env = environment(deploy, phase, changed, backends);
+        Box::pin(async move { run(self.argv, &env, timeout(deploy), on_line).await })
+    }
+
+    fn has_maintenance(&self) -> bool {
+        true
+    }
+
+    fn set_maintenance<'a>(
+        &'a self,
+        _engine: &'a dyn EngineApi,
+        deploy: &'a Deploy,
+        message: Option<&'a str>,
+        backends: &'a [Backend],
+        on_line: &'a mut dyn FnMut(&str),
+    ) -> DriverFuture<'a, ()> {
+        let env = maintenance_environment(deploy, message, backends);
+        Box::pin(async move { run(self.argv, &env, timeout(deploy), on_line).await })
+    }
+}
 
 /// At least this long, or the health deadline when that is longer: a load balancer's API can
 /// take a while to confirm a target, and a hung script must still not hang the deploy.

@@ -10,6 +10,7 @@
 //! - `none`: nothing to do.
 
 mod command;
+mod driver;
 mod error;
 mod exec;
 pub mod maintenance;
@@ -21,6 +22,7 @@ mod verify;
 
 use std::net::SocketAddr;
 
+pub use driver::{Driver, DriverFuture};
 pub use error::ProxyError;
 pub use nginx_proxy::{DOCKER_GEN_RENDER, NGINX_PROXY_CONFIG};
 pub use render::{render, upstream_name};
@@ -65,14 +67,34 @@ impl From<ProxyPhase> for Phase {
     }
 }
 
-/// The maintenance message of the nginx driver's file in the proxy, `None` when it routes.
-async fn current_maintenance(
-    engine: &dyn EngineApi,
-    container: &str,
-    config_path: &str,
-) -> Result<Option<String>, ProxyError> {
-    let file = engine.get_file(container, config_path).await?;
-    Ok(file.and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(&bytes))))
+/// The driver the spec configures, behind the one interface the planner and the executor use.
+pub fn driver(config: &ProxyDriver) -> Box<dyn Driver + '_> {
+    match config {
+        ProxyDriver::Nginx {
+            container,
+            virtual_host,
+            config_path,
+            reload,
+        } => Box::new(nginx::Nginx {
+            container,
+            virtual_host,
+            config_path,
+            reload: reload.as_deref(),
+        }),
+        ProxyDriver::NginxProxy {
+            container,
+            virtual_host,
+            reload,
+            docker_gen,
+        } => Box::new(nginx_proxy::NginxProxy {
+            container,
+            virtual_host,
+            reload: reload.as_deref(),
+            docker_gen: docker_gen.as_ref(),
+        }),
+        ProxyDriver::Command { command } => Box::new(command::Command { argv: command }),
+        ProxyDriver::None => Box::new(driver::NoProxy),
+    }
 }
 
 /// Whether maintenance mode is on for `deploy`: `Some(message)` when it is, `None` when the
@@ -81,14 +103,18 @@ pub async fn maintenance_state(
     engine: &dyn EngineApi,
     deploy: &Deploy,
 ) -> Result<Option<String>, ProxyError> {
-    match &deploy.proxy.driver {
-        ProxyDriver::Nginx {
-            container,
-            config_path,
-            ..
-        } => current_maintenance(engine, container, config_path).await,
-        _ => Ok(None),
-    }
+    read_maintenance(engine, deploy).await.unwrap_or(Ok(None))
+}
+
+/// The maintenance state as the proxy keeps it, or `None` when the driver keeps none that
+/// bgdeploy can read (then `status` shows nothing rather than "off").
+pub async fn read_maintenance(
+    engine: &dyn EngineApi,
+    deploy: &Deploy,
+) -> Option<Result<Option<String>, ProxyError>> {
+    let driver = driver(&deploy.proxy.driver);
+    let state = driver.maintenance_state(engine)?;
+    Some(state.await)
 }
 
 /// Turns maintenance mode on (`Some(message)`) or off (`None`, routing to `backends` again).
@@ -101,34 +127,9 @@ pub async fn set_maintenance(
     backends: &[Backend],
     on_line: &mut dyn FnMut(&str),
 ) -> Result<(), ProxyError> {
-    match &deploy.proxy.driver {
-        ProxyDriver::Nginx {
-            container,
-            virtual_host,
-            config_path,
-            reload,
-        } => {
-            let target = nginx::Target {
-                container,
-                config_path,
-                reload: reload.as_deref(),
-            };
-            let config = match message {
-                Some(message) => {
-                    maintenance::render(&deploy.app, &deploy.stage, virtual_host, message)
-                }
-                None => render(&deploy.app, &deploy.stage, virtual_host, backends),
-            };
-            nginx::apply(engine, &target, &config, on_line).await
-        }
-        ProxyDriver::Command { command } => {
-            let env = command::maintenance_environment(deploy, message, backends);
-            command::run(command, &env, command::timeout(deploy), on_line).await
-        }
-        ProxyDriver::NginxProxy { .. } | ProxyDriver::None => Err(ProxyError::NoMaintenance {
-            driver: deploy.proxy.driver.name(),
-        }),
-    }
+    driver(&deploy.proxy.driver)
+        .set_maintenance(engine, deploy, message, backends, on_line)
+        .await
 }
 
 /// Makes the proxy route `deploy`'s virtual host to exactly `backends`: after an `Add`, the new
@@ -139,7 +140,8 @@ pub async fn set_maintenance(
 /// nginx workers take requests, or the reload command or script exited 0. On error nginx still
 /// runs its previous configuration (the nginx driver also puts its previous file back), unless
 /// `ProxyError::needs_person`; what a failing `reload` or `command` did before it failed is
-/// theirs to undo, so a caller rolling back should switch again to the releases that stay.
+/// theirs to undo (`Driver::may_half_apply`), so a caller rolling back should switch again to
+/// the releases that stay.
 pub async fn switch(
     engine: &dyn EngineApi,
     deploy: &Deploy,
@@ -148,52 +150,7 @@ pub async fn switch(
     backends: &[Backend],
     on_line: &mut dyn FnMut(&str),
 ) -> Result<(), ProxyError> {
-    match &deploy.proxy.driver {
-        ProxyDriver::Nginx {
-            container,
-            virtual_host,
-            config_path,
-            reload,
-        } => {
-            let target = nginx::Target {
-                container,
-                config_path,
-                reload: reload.as_deref(),
-            };
-            // Read once: the previous file to restore on failure, and whether maintenance is on.
-            let previous = engine.get_file(container, config_path).await?;
-            let in_maintenance = previous
-                .as_deref()
-                .and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(bytes)));
-            // A deploy during maintenance keeps the page on: the new release waits behind it.
-            let config = match in_maintenance {
-                Some(message) => {
-                    on_line(
-                        "maintenance is on: the page stays up, and nginx will route to the new release at `maintenance off`",
-                    );
-                    maintenance::render(&deploy.app, &deploy.stage, virtual_host, &message)
-                }
-                None => render(&deploy.app, &deploy.stage, virtual_host, backends),
-            };
-            nginx::apply_over(engine, &target, &config, previous, on_line).await
-        }
-        ProxyDriver::NginxProxy {
-            container,
-            reload,
-            docker_gen,
-            ..
-        } => {
-            let how = match (reload, docker_gen) {
-                (Some(argv), _) => nginx_proxy::Regenerate::Command(argv),
-                (None, Some(docker_gen)) => nginx_proxy::Regenerate::Signal(docker_gen),
-                (None, None) => nginx_proxy::Regenerate::InProxy,
-            };
-            nginx_proxy::regenerate(engine, container, how, on_line).await
-        }
-        ProxyDriver::Command { command } => {
-            let env = command::environment(deploy, phase, changed, backends);
-            command::run(command, &env, command::timeout(deploy), on_line).await
-        }
-        ProxyDriver::None => Ok(()),
-    }
+    driver(&deploy.proxy.driver)
+        .switch(engine, deploy, phase, changed, backends, on_line)
+        .await
 }

@@ -3,16 +3,120 @@
 //! previous file back (or removes the new one), so nginx's files keep describing the routing
 //! it runs, and traffic never moved.
 
+use crate::drain;
 use crate::engine::{EXEC_OUTPUT_LIMIT, EngineApi};
+use crate::spec::Deploy;
 
-use super::ProxyError;
+use super::driver::{Driver, DriverFuture};
 use super::exec::{output_text, run, strs};
 use super::reloaded::{self, RELOAD_WAIT, Seen};
+use super::{Backend, Phase, ProxyError, maintenance, render};
 
 /// Tests the configuration and prints it (`-T`), so the output also tells whether nginx
 /// includes `config_path` at all.
 const TEST: [&str; 2] = ["nginx", "-T"];
 pub(super) const RELOAD: [&str; 3] = ["nginx", "-s", "reload"];
+
+/// The `nginx` driver as the spec configures it.
+pub(super) struct Nginx<'a> {
+    pub container: &'a str,
+    pub virtual_host: &'a str,
+    pub config_path: &'a str,
+    pub reload: Option<&'a [String]>,
+}
+
+impl Nginx<'_> {
+    fn target(&self) -> Target<'_> {
+        Target {
+            container: self.container,
+            config_path: self.config_path,
+            reload: self.reload,
+        }
+    }
+}
+
+impl Driver for Nginx<'_> {
+    fn name(&self) -> &'static str {
+        "nginx"
+    }
+
+    /// The old release drains while still on FRONT_, and nginx's connections to it count too
+    /// (see `drain::drain_watching`).
+    fn drain_watch(&self, front: &str, port: u16) -> Option<drain::Watch> {
+        Some(drain::Watch {
+            proxy: self.container.to_string(),
+            network: front.to_string(),
+            port,
+        })
+    }
+
+    fn switch<'a>(
+        &'a self,
+        engine: &'a dyn EngineApi,
+        deploy: &'a Deploy,
+        _phase: Phase,
+        _changed: &'a Backend,
+        backends: &'a [Backend],
+        on_line: &'a mut dyn FnMut(&str),
+    ) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            // Read once: the previous file to restore on failure, and whether maintenance is on.
+            let previous = engine.get_file(self.container, self.config_path).await?;
+            let in_maintenance = previous
+                .as_deref()
+                .and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(bytes)));
+            // A deploy during maintenance keeps the page on: the new release waits behind it.
+            let config = match in_maintenance {
+                Some(message) => {
+                    on_line(
+                        "maintenance is on: the page stays up, and nginx will route to the new release at `maintenance off`",
+                    );
+                    maintenance::render(&deploy.app, &deploy.stage, self.virtual_host, &message)
+                }
+                None => render(&deploy.app, &deploy.stage, self.virtual_host, backends),
+            };
+            apply_over(engine, &self.target(), &config, previous, on_line).await
+        })
+    }
+
+    fn has_maintenance(&self) -> bool {
+        true
+    }
+
+    fn check_maintenance_message(&self, message: &str) -> Result<(), String> {
+        maintenance::check_message(message)
+    }
+
+    fn set_maintenance<'a>(
+        &'a self,
+        engine: &'a dyn EngineApi,
+        deploy: &'a Deploy,
+        message: Option<&'a str>,
+        backends: &'a [Backend],
+        on_line: &'a mut dyn FnMut(&str),
+    ) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let config = match message {
+                Some(message) => {
+                    maintenance::render(&deploy.app, &deploy.stage, self.virtual_host, message)
+                }
+                None => render(&deploy.app, &deploy.stage, self.virtual_host, backends),
+            };
+            apply(engine, &self.target(), &config, on_line).await
+        })
+    }
+
+    /// The state is the file in the proxy: its maintenance message, if it holds the page.
+    fn maintenance_state<'a>(
+        &'a self,
+        engine: &'a dyn EngineApi,
+    ) -> Option<DriverFuture<'a, Option<String>>> {
+        Some(Box::pin(async move {
+            let file = engine.get_file(self.container, self.config_path).await?;
+            Ok(file.and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(&bytes))))
+        }))
+    }
+}
 
 pub(super) struct Target<'a> {
     pub container: &'a str,

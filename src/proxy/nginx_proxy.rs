@@ -15,18 +15,64 @@
 //!   its own `-notify-sighup`.
 
 use crate::engine::EngineApi;
-use crate::spec::DockerGen;
+use crate::spec::{Deploy, DockerGen};
 
-use super::ProxyError;
+use super::driver::{Driver, DriverFuture};
 use super::exec::{output_text, run, strs};
 use super::nginx::RELOAD;
 use super::reloaded::{self, RELOAD_WAIT, Seen};
+use super::{Backend, Phase, ProxyError};
 
 /// Where nginx-proxy's image keeps its template and the config it renders (its Procfile).
 pub const NGINX_PROXY_CONFIG: &str = "/etc/nginx/conf.d/default.conf";
 /// docker-gen without `-watch` renders once and exits: non-zero when the template fails.
 pub const DOCKER_GEN_RENDER: [&str; 3] = ["docker-gen", "/app/nginx.tmpl", NGINX_PROXY_CONFIG];
 const TEST: [&str; 2] = ["nginx", "-t"];
+
+/// The `nginx-proxy` driver as the spec configures it.
+pub(super) struct NginxProxy<'a> {
+    pub container: &'a str,
+    pub virtual_host: &'a str,
+    pub reload: Option<&'a [String]>,
+    pub docker_gen: Option<&'a DockerGen>,
+}
+
+impl Driver for NginxProxy<'_> {
+    fn name(&self) -> &'static str {
+        "nginx-proxy"
+    }
+
+    /// What nginx-proxy routes by.
+    fn release_env(&self, port: u16) -> Vec<(String, String)> {
+        vec![
+            ("VIRTUAL_HOST".to_string(), self.virtual_host.to_string()),
+            ("VIRTUAL_PORT".to_string(), port.to_string()),
+        ]
+    }
+
+    /// It drops a backend from its generated config only once the container has left the
+    /// shared network.
+    fn leaves_first(&self) -> bool {
+        true
+    }
+
+    fn switch<'a>(
+        &'a self,
+        engine: &'a dyn EngineApi,
+        _deploy: &'a Deploy,
+        _phase: Phase,
+        _changed: &'a Backend,
+        _backends: &'a [Backend],
+        on_line: &'a mut dyn FnMut(&str),
+    ) -> DriverFuture<'a, ()> {
+        let how = match (self.reload, self.docker_gen) {
+            (Some(argv), _) => Regenerate::Command(argv),
+            (None, Some(docker_gen)) => Regenerate::Signal(docker_gen),
+            (None, None) => Regenerate::InProxy,
+        };
+        Box::pin(regenerate(engine, self.container, how, on_line))
+    }
+}
 
 pub(super) enum Regenerate<'a> {
     /// docker-gen, `nginx -t` and `nginx -s reload` in the proxy container.

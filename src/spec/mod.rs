@@ -1,10 +1,10 @@
 //! The deploy spec (`deploy.yaml`): read, parse into a raw YAML tree (`raw`), then validate
 //! into the model (`model`) that the rest of bgdeploy uses. Every problem is reported at
-//! once, each with its key path and line (`locate`).
+//! once, each with its key path and line (`lines`: indexed once per file, when first needed).
 
 mod error;
 mod guard;
-mod locate;
+mod lines;
 pub mod model;
 mod path;
 mod raw;
@@ -15,6 +15,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::cell::OnceCell;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -25,13 +26,6 @@ pub use settings::{ContainerSettings, Restart};
 /// Specs larger than this are refused unread: a real one is a few kilobytes, and a cap keeps
 /// hostile input from costing time or memory.
 pub const MAX_SPEC_BYTES: usize = 1 << 20;
-
-/// Finding a problem's line costs up to two parses of the file (`locate`). Problems beyond
-/// this much re-parsing are still listed, only without a line: a normal spec gets lines for
-/// its first hundred problems, while a hostile megabyte with thousands of problems is not
-/// worth seconds.
-const MAX_LOCATED: usize = 100;
-const LOCATE_BUDGET_BYTES: usize = 16 << 20;
 
 /// Reads and validates the spec file at `path`.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
@@ -99,28 +93,23 @@ pub fn parse(text: &str, path_for_messages: &str) -> Result<Spec, SpecError> {
     if root == raw::Node::Null {
         return Err(SpecError::Empty { path });
     }
-    match validate::validate(&root, text) {
+    let lines = OnceCell::new();
+    match validate::validate(&root, text, &lines) {
         Ok(apps) => Ok(Spec { path, apps }),
         Err(issues) => Err(SpecError::Invalid {
             path,
-            problems: problems(text, issues),
+            problems: problems(lines.get_or_init(|| lines::index(text)), issues),
         }),
     }
 }
 
 /// Issues with their lines, in file order (those without a line last).
-fn problems(text: &str, issues: Vec<validate::Issue>) -> Vec<Problem> {
-    let located = (LOCATE_BUDGET_BYTES / 2 / text.len().max(1)).min(MAX_LOCATED);
+fn problems(lines: &lines::Lines, issues: Vec<validate::Issue>) -> Vec<Problem> {
     let mut problems: Vec<Problem> = issues
         .into_iter()
-        .enumerate()
-        .map(|(i, issue)| Problem {
+        .map(|issue| Problem {
             key_path: issue.at.to_string(),
-            line: if i < located {
-                locate::line_of(text, &issue.at)
-            } else {
-                None
-            },
+            line: lines.line_of(&issue.at),
             message: issue.message,
         })
         .collect();

@@ -22,6 +22,7 @@ mod lock;
 mod maintenance;
 mod observe;
 mod ops;
+mod plan_check;
 mod proxy;
 mod remote;
 mod route;

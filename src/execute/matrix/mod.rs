@@ -62,7 +62,7 @@ pub struct Fixture {
 pub struct Ran {
     pub code: i32,
     pub error: Option<String>,
-    /// The plan made under the lock, when the run got that far.
+    /// The plan made before the lock (under it, the same: nothing changes in between).
     pub plan: Option<Plan>,
     pub notes: Vec<String>,
 }
@@ -231,8 +231,7 @@ impl Fixture {
             Cancel::from_receiver(rx),
             job,
         );
-        let mut under_lock = None;
-        let result = run_plan(&mut exec, engine, deploy, &opts, &first, &mut under_lock).await;
+        let result = crate::commands::deploy::run_plan(&mut exec, engine, deploy, &opts, &first).await;
         let (code, error) = match result {
             Ok(()) => {
                 exec.finish();
@@ -247,38 +246,10 @@ impl Fixture {
         Ran {
             code,
             error,
-            plan: under_lock,
+            plan: Some(first),
             notes: rec.notes,
         }
     }
-}
-
-/// `commands::deploy::run_plan` over the engine interface.
-async fn run_plan(
-    exec: &mut Executor<'_>,
-    engine: &dyn EngineApi,
-    deploy: &Deploy,
-    opts: &PlanOptions,
-    first: &Plan,
-    under_lock: &mut Option<Plan>,
-) -> Result<(), super::DeployError> {
-    let total = first.steps.len();
-    let (lock, _) = super::split_lock(first);
-    exec.run(lock, total).await?;
-    engine.remove_stale_probes(&deploy.app, &deploy.stage).await;
-    let observed = crate::observe::observe(engine, deploy, &opts.image)
-        .await
-        .map_err(|source| super::DeployError::Step {
-            step: "read the app/stage's state".into(),
-            source: Box::new(source),
-        })?;
-    let plan = plan(deploy, &observed, opts).map_err(|e| super::DeployError::Refused {
-        reason: e.to_string(),
-        code: crate::error::exit::DEPLOY_FAILED,
-    })?;
-    *under_lock = Some(plan.clone());
-    let (_, rest) = super::split_lock(&plan);
-    exec.run(rest, total).await
 }
 
 fn spec_yaml(driver: Driver, log: Option<String>) -> String {

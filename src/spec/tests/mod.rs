@@ -1,5 +1,5 @@
 //! Tests of the whole path from text to `Spec` or `SpecError`. Unit tests of the parts live
-//! next to them (`raw`, `locate`, `path`, `text`, `validate::leaf`).
+//! next to them (`raw`, `lines`, `path`, `text`, `validate::leaf`).
 
 mod errors;
 mod example;

@@ -1,7 +1,9 @@
 //! The validation context: the problems found so far, the source text (for verbatim
 //! scalars), and the few shapes every level shares (maps with a fixed set of keys).
 
-use crate::spec::locate;
+use std::cell::OnceCell;
+
+use crate::spec::lines::{self, Lines};
 use crate::spec::path::KeyPath;
 use crate::spec::raw::Node;
 use crate::spec::text::{closest, escaped, list, quoted};
@@ -15,13 +17,16 @@ pub(crate) struct Issue {
 
 pub(super) struct Check<'t> {
     text: &'t str,
+    /// Indexed on first use: most specs never need it.
+    lines: &'t OnceCell<Lines>,
     pub issues: Vec<Issue>,
 }
 
 impl<'t> Check<'t> {
-    pub fn new(text: &'t str) -> Self {
+    pub fn new(text: &'t str, lines: &'t OnceCell<Lines>) -> Self {
         Check {
             text,
+            lines,
             issues: Vec::new(),
         }
     }
@@ -88,7 +93,8 @@ impl<'t> Check<'t> {
             Node::Bool(b) => b.to_string(),
             Node::Null | Node::Seq(_) | Node::Map(_) => return None,
         };
-        Some(locate::scalar_text(self.text, at).unwrap_or(canonical))
+        let lines = self.lines.get_or_init(|| lines::index(self.text));
+        Some(lines.text_of(at).map_or(canonical, str::to_owned))
     }
 }
 

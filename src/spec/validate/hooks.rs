@@ -1,15 +1,41 @@
 //! `hooks:` (DESIGN.md §10): each hook is an argv list, or `{command: [...], timeout: 5m}`
-//! when the default timeout does not fit.
+//! when the default timeout does not fit. A stage's hook replaces the app's hook of the same
+//! name, whole.
+
+use std::time::Duration;
 
 use super::check::Check;
-use super::layer::{HookLayer, HooksLayer, Val};
 use super::leaf;
-use crate::spec::model::{Hook, Hooks, defaults};
+use super::resolve::Resolve;
+use super::table::{At, Level, Val, keys, replace};
+use crate::spec::model::{Hook, defaults};
 use crate::spec::path::KeyPath;
 use crate::spec::raw::Node;
 
-const HOOK_KEYS: &[&str] = &["pre_deploy", "before_switch", "post_deploy", "on_failure"];
-const HOOK_FORM_KEYS: &[&str] = &["command", "timeout"];
+keys! {
+    /// `hooks:` as written in one layer.
+    pub(super) struct HooksLayer => () {
+        pre_deploy: HookLayer, Both, replace, hook;
+        before_switch: HookLayer, Both, replace, hook;
+        post_deploy: HookLayer, Both, replace, hook;
+        on_failure: HookLayer, Both, replace, hook;
+    }
+}
+
+keys! {
+    /// One hook in its long form.
+    struct HookForm => () {
+        command: Vec<String>, Both, replace, leaf::argv;
+        timeout: Duration, Both, replace, |c, n, a| leaf::duration(c, n, a, true);
+    }
+}
+
+/// One hook as written.
+#[derive(Debug, Clone)]
+pub(super) struct HookLayer {
+    command: Vec<String>,
+    timeout: Option<Duration>,
+}
 
 pub(super) fn read(check: &mut Check, node: &Node, at: &KeyPath) -> Option<HooksLayer> {
     let entries = check.map(
@@ -17,20 +43,7 @@ pub(super) fn read(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Hooks
         at,
         "a map such as {pre_deploy: [./check.sh], before_switch: {command: [bin/migrate]}}",
     )?;
-    check.unknown_keys(entries, at, HOOK_KEYS, &[]);
-    let mut hooks = HooksLayer::default();
-    for (key, value) in entries {
-        let key_at = at.key(key);
-        let hook = Val::from_checked(hook(check, value, &key_at));
-        match key.as_str() {
-            "pre_deploy" => hooks.pre_deploy = hook,
-            "before_switch" => hooks.before_switch = hook,
-            "post_deploy" => hooks.post_deploy = hook,
-            "on_failure" => hooks.on_failure = hook,
-            _ => {}
-        }
-    }
-    Some(hooks)
+    Some(HooksLayer::read(check, entries, at, Level::Both, &[]))
 }
 
 /// `[argv...]` or `{command: [argv...], timeout: DUR}`.
@@ -41,46 +54,39 @@ fn hook(check: &mut Check, node: &Node, at: &KeyPath) -> Option<HookLayer> {
             timeout: None,
         });
     };
-    check.unknown_keys(entries, at, HOOK_FORM_KEYS, &[]);
-    let mut command = None;
-    let mut timeout = Some(None);
-    for (key, value) in entries {
-        let key_at = at.key(key);
-        match key.as_str() {
-            "command" => command = Some(leaf::argv(check, value, &key_at)),
-            "timeout" => timeout = leaf::duration(check, value, &key_at, true).map(Some),
-            _ => {}
-        }
-    }
-    let Some(command) = command else {
-        check.report(
-            at,
-            "a hook written as a map needs `command`: the argv to run, e.g. \
-             `{command: [bin/rails, db:migrate], timeout: 10m}`",
-        );
-        return None;
+    let form = HookForm::read(check, entries, at, Level::Both, &[]);
+    let timeout = match form.timeout {
+        Val::Bad => None,
+        timeout => Some(timeout.value().copied()),
     };
-    Some(HookLayer {
-        command: command?,
-        timeout: timeout?,
-    })
+    match form.command {
+        Val::Absent => {
+            check.report(
+                at,
+                "a hook written as a map needs `command`: the argv to run, e.g. \
+                 `{command: [bin/rails, db:migrate], timeout: 10m}`",
+            );
+            None
+        }
+        command => Some(HookLayer {
+            command: command.value()?.clone(),
+            timeout: timeout?,
+        }),
+    }
 }
 
-/// The merged layer's hooks, with default timeouts.
-pub(super) fn resolve(layer: Option<&HooksLayer>) -> Hooks {
-    let Some(layer) = layer else {
-        return Hooks::default();
-    };
-    let hook = |val: &Val<HookLayer>, default| {
-        val.set().map(|h| Hook {
+/// The merged hooks into the model, with their default timeouts.
+pub(super) fn apply(r: &mut Resolve, hooks: &At<HooksLayer>) {
+    let h = &hooks.value;
+    let hook = |val: &Val<At<HookLayer>>, default| {
+        val.value().map(|h| Hook {
             command: h.command.clone(),
             timeout: h.timeout.unwrap_or(default),
         })
     };
-    Hooks {
-        pre_deploy: hook(&layer.pre_deploy, defaults::HOOK_TIMEOUT),
-        before_switch: hook(&layer.before_switch, defaults::BEFORE_SWITCH_TIMEOUT),
-        post_deploy: hook(&layer.post_deploy, defaults::HOOK_TIMEOUT),
-        on_failure: hook(&layer.on_failure, defaults::HOOK_TIMEOUT),
-    }
+    let hooks = &mut r.deploy.hooks;
+    hooks.pre_deploy = hook(&h.pre_deploy, defaults::HOOK_TIMEOUT);
+    hooks.before_switch = hook(&h.before_switch, defaults::BEFORE_SWITCH_TIMEOUT);
+    hooks.post_deploy = hook(&h.post_deploy, defaults::HOOK_TIMEOUT);
+    hooks.on_failure = hook(&h.on_failure, defaults::HOOK_TIMEOUT);
 }

@@ -2,37 +2,47 @@
 //! gets the whole list in one run.
 //!
 //! Per app: its own keys are read as a layer, each stage's overrides as another; each stage
-//! is then merged over the app and resolved into a `Deploy`.
+//! is then merged over the app and resolved into a `Deploy`. Every key, with how it is read,
+//! merged and put into the model, is a row of a table: `keys` (and a block's own table in its
+//! module: `health`, `proxy`, `hooks`, `settings::LoggingLayer`); `table` says how.
 
 mod check;
+mod health;
 mod hooks;
-mod layer;
+mod keys;
 mod leaf;
-mod merge;
+mod proxy;
 mod read;
 mod resolve;
 mod settings;
-mod settings_resolve;
+#[macro_use]
+mod table;
 mod units;
 
+use std::cell::OnceCell;
 use std::collections::HashSet;
 
 use indexmap::IndexMap;
 
 use check::Check;
 pub(crate) use check::Issue;
-use layer::{Layer, Val};
-use read::Level;
-use resolve::{Block, Missing, Resolved};
+use keys::Layer;
+use resolve::{Block, Missing, Resolve};
+use table::Level;
 
+use super::lines::Lines;
 use super::model::{AppStages, Deploy};
 use super::path::KeyPath;
 use super::raw::Node;
 use super::text::{escaped, quoted};
 
 /// The apps of a spec, or every problem found in it (in the order found, duplicates removed).
-pub(crate) fn validate(root: &Node, text: &str) -> Result<IndexMap<String, AppStages>, Vec<Issue>> {
-    let mut check = Check::new(text);
+pub(crate) fn validate(
+    root: &Node,
+    text: &str,
+    lines: &OnceCell<Lines>,
+) -> Result<IndexMap<String, AppStages>, Vec<Issue>> {
+    let mut check = Check::new(text, lines);
     let apps = top(&mut check, root);
     if check.issues.is_empty() {
         Ok(apps)
@@ -118,22 +128,22 @@ fn name_check(check: &mut Check, what: &str, name: &str, at: &KeyPath) {
 }
 
 fn app(check: &mut Check, name: &str, node: &Node, at: &KeyPath) -> Option<AppStages> {
-    let (app_layer, stages_node) = read::read(check, node, at, Level::App)?;
+    let entries = check.map(node, at, "a map of app settings (image, port, stages, ...)")?;
+    let app_layer = Layer::read(check, entries, at, Level::App, keys::APP_WRONG_PLACE);
+    let stages_node = entries.iter().find(|(k, _)| k == "stages").map(|(_, v)| v);
     let stage_layers = stages(check, stages_node, at);
     if stage_layers.is_empty() {
         // Still check the app's own keys as a whole, so that one run reports everything.
-        let Resolved {
-            issues, missing, ..
-        } = resolve::resolve(&app_layer, name, "");
-        check.issues.extend(issues);
-        for m in missing {
+        let r = resolve::resolve(&app_layer, name, "");
+        check.issues.extend(r.issues);
+        for m in r.missing {
             check.report(&block_at(&app_layer, m.block), m.message);
         }
         return None;
     }
-    let mut resolved: Vec<(String, Layer, Resolved)> = Vec::new();
+    let mut resolved: Vec<(String, Layer, Resolve)> = Vec::new();
     for (stage, stage_layer) in stage_layers {
-        let merged = merge::merge(&app_layer, &stage_layer);
+        let merged = Layer::merged(app_layer.clone(), stage_layer.clone());
         let r = resolve::resolve(&merged, name, &stage);
         resolved.push((stage, stage_layer, r));
     }
@@ -141,13 +151,10 @@ fn app(check: &mut Check, name: &str, node: &Node, at: &KeyPath) -> Option<AppSt
     let mut deploys: IndexMap<String, Deploy> = IndexMap::new();
     for (stage, _, r) in resolved {
         check.issues.extend(r.issues);
-        if let Some(deploy) = r.deploy {
-            deploys.insert(stage, deploy);
-        }
+        deploys.insert(stage, r.deploy);
     }
     Some(AppStages { stages: deploys })
 }
-
 /// The stage layers of an app, in file order; stages that are not maps are reported and
 /// left out.
 fn stages(check: &mut Check, node: Option<&Node>, app_at: &KeyPath) -> Vec<(String, Layer)> {
@@ -179,7 +186,16 @@ fn stages(check: &mut Check, node: Option<&Node>, app_at: &KeyPath) -> Vec<(Stri
     for (name, node) in entries {
         let stage_at = at.key(name);
         name_check(check, "a stage", name, &stage_at);
-        if let Some((layer, _)) = read::read(check, node, &stage_at, Level::Stage) {
+        let expected = "a map of settings that override the app's, or nothing";
+        if let Some(entries) = check.map(node, &stage_at, expected) {
+            let mut layer = Layer::read(
+                check,
+                entries,
+                &stage_at,
+                Level::Stage,
+                keys::STAGE_WRONG_PLACE,
+            );
+            read::fold_virtual_host(check, &mut layer);
             out.push((name.clone(), layer));
         }
     }
@@ -188,7 +204,7 @@ fn stages(check: &mut Check, node: Option<&Node>, app_at: &KeyPath) -> Vec<(Stri
 
 /// A required key missing in every stage is reported once, on the app; missing in only some
 /// stages, on each of those.
-fn report_missing(check: &mut Check, app: &Layer, resolved: &[(String, Layer, Resolved)]) {
+fn report_missing(check: &mut Check, app: &Layer, resolved: &[(String, Layer, Resolve)]) {
     let mut seen: Vec<&Missing> = Vec::new();
     for (_, _, r) in resolved {
         for m in &r.missing {
@@ -196,7 +212,7 @@ fn report_missing(check: &mut Check, app: &Layer, resolved: &[(String, Layer, Re
                 continue;
             }
             seen.push(m);
-            let lacking: Vec<&(String, Layer, Resolved)> = resolved
+            let lacking: Vec<&(String, Layer, Resolve)> = resolved
                 .iter()
                 .filter(|(_, _, r)| r.missing.contains(m))
                 .collect();
@@ -220,13 +236,13 @@ fn report_missing(check: &mut Check, app: &Layer, resolved: &[(String, Layer, Re
 /// Where to report something missing from `block` of a layer: the block when the layer
 /// writes it, else the layer itself.
 fn block_at(layer: &Layer, block: Block) -> KeyPath {
-    let proxy_at = match &layer.proxy {
-        Val::Set(proxy) => match (&proxy.verify, block) {
-            (Val::Set(verify), Block::Verify) => Some(verify.at.clone()),
-            _ => Some(proxy.at.clone()),
-        },
-        _ => None,
-    };
+    let proxy_at = layer
+        .proxy
+        .set()
+        .map(|proxy| match (block, proxy.value.verify.set()) {
+            (Block::Verify, Some(verify)) => verify.at.clone(),
+            _ => proxy.at.clone(),
+        });
     let at = match block {
         Block::App => None,
         Block::Health => layer.health.set().map(|h| h.at.clone()),

@@ -1,145 +1,74 @@
-//! The container settings of DESIGN.md §11 in one layer (an app's or a stage's): each key
-//! read and checked where it is written. Stage over app, and the defaults: `settings_resolve`.
+//! The readers of the container settings of DESIGN.md §11 (their rows are in `keys`): each
+//! value checked where it is written; and the `logging` block.
+
+use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
 use super::check::Check;
-use super::layer::{At, Val};
+use super::resolve::Resolve;
+use super::table::{At, Level, entries, keys, replace};
 use super::{leaf, units};
 use crate::spec::path::KeyPath;
 use crate::spec::raw::Node;
-use crate::spec::settings::{Bytes, Mount, Restart, Ulimit};
+use crate::spec::settings::{Bytes, Device, Logging, Mount, Restart, Ulimit};
 use crate::spec::text::{escaped, list, quoted};
-
-/// The keys, in the order the README documents them.
-pub(super) const KEYS: &[&str] = &[
-    "volumes",
-    "tmpfs",
-    "labels",
-    "user",
-    "working_dir",
-    "entrypoint",
-    "memory",
-    "memory_reservation",
-    "cpus",
-    "pids_limit",
-    "ulimits",
-    "shm_size",
-    "logging",
-    "extra_hosts",
-    "dns",
-    "cap_add",
-    "cap_drop",
-    "read_only",
-    "init",
-    "stop_signal",
-    "restart",
-    "sysctls",
-    "security_opt",
-    "devices",
-];
 
 /// Labels under this prefix are bgdeploy's state; a user's would corrupt it.
 const RESERVED_LABELS: &str = "bgdeploy.";
 
-#[derive(Debug, Clone, Default)]
-pub(super) struct SettingsLayer {
-    pub volumes: Val<Vec<Mount>>,
-    pub tmpfs: Val<Vec<(String, String)>>,
-    pub labels: IndexMap<String, String>,
-    pub user: Val<String>,
-    pub working_dir: Val<String>,
-    pub entrypoint: Val<Vec<String>>,
-    pub memory: Val<At<u64>>,
-    pub memory_reservation: Val<At<u64>>,
-    pub cpus: Val<i64>,
-    pub pids_limit: Val<i64>,
-    pub ulimits: IndexMap<String, Ulimit>,
-    pub shm_size: Val<u64>,
-    pub logging: Val<LoggingLayer>,
-    pub extra_hosts: Val<Vec<String>>,
-    pub dns: Val<Vec<String>>,
-    pub cap_add: Val<Vec<String>>,
-    pub cap_drop: Val<Vec<String>>,
-    pub read_only: Val<bool>,
-    pub init: Val<bool>,
-    pub stop_signal: Val<String>,
-    pub restart: Val<Restart>,
-    pub sysctls: IndexMap<String, String>,
-    pub security_opt: Val<Vec<String>>,
-    pub devices: Val<Vec<crate::spec::settings::Device>>,
+pub(super) fn tmpfs(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<(String, String)>> {
+    items(check, node, at, "/run:size=64m", units::tmpfs)
 }
 
-#[derive(Debug, Clone, Default)]
-pub(super) struct LoggingLayer {
-    pub at: KeyPath,
-    pub driver: Val<String>,
-    pub options: IndexMap<String, String>,
+pub(super) fn working_dir(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
+    parsed(check, node, at, "/app", |p| {
+        units::absolute(p, "working_dir")
+    })
 }
 
-/// Reads `key` into `layer` when it is one of the settings; false when it is not.
-pub(super) fn read_key(
+pub(super) fn memory(check: &mut Check, node: &Node, at: &KeyPath) -> Option<u64> {
+    size(check, node, at, units::MIN_MEMORY)
+}
+
+pub(super) fn memory_reservation(check: &mut Check, node: &Node, at: &KeyPath) -> Option<u64> {
+    size(check, node, at, 0)
+}
+
+pub(super) fn cpus(check: &mut Check, node: &Node, at: &KeyPath) -> Option<i64> {
+    parsed(check, node, at, "1.5", units::cpus)
+}
+
+pub(super) fn dns(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<String>> {
+    items(check, node, at, "[10.0.0.2]", units::ip)
+}
+
+pub(super) fn capabilities(
     check: &mut Check,
-    layer: &mut SettingsLayer,
-    key: &str,
     node: &Node,
     at: &KeyPath,
-) -> bool {
-    let l = layer;
-    match key {
-        "volumes" => l.volumes = Val::from_checked(volumes(check, node, at)),
-        "tmpfs" => {
-            l.tmpfs = Val::from_checked(items(check, node, at, "/run:size=64m", units::tmpfs))
-        }
-        "labels" => l.labels = labels(check, node, at),
-        "user" => l.user = Val::from_checked(user(check, node, at)),
-        "working_dir" => {
-            l.working_dir = Val::from_checked(parsed(check, node, at, "/app", |p| {
-                units::absolute(p, "working_dir")
-            }))
-        }
-        "entrypoint" => l.entrypoint = Val::from_checked(leaf::argv(check, node, at)),
-        "memory" => l.memory = located(size(check, node, at, units::MIN_MEMORY), at),
-        "memory_reservation" => l.memory_reservation = located(size(check, node, at, 0), at),
-        "shm_size" => l.shm_size = Val::from_checked(size(check, node, at, 0)),
-        "cpus" => l.cpus = Val::from_checked(parsed(check, node, at, "1.5", units::cpus)),
-        "pids_limit" => l.pids_limit = Val::from_checked(pids_limit(check, node, at)),
-        "ulimits" => l.ulimits = ulimits(check, node, at),
-        "logging" => l.logging = Val::from_checked(logging(check, node, at)),
-        "extra_hosts" => l.extra_hosts = Val::from_checked(extra_hosts(check, node, at)),
-        "dns" => l.dns = Val::from_checked(items(check, node, at, "[10.0.0.2]", units::ip)),
-        "cap_add" => {
-            l.cap_add = Val::from_checked(items(check, node, at, "[NET_ADMIN]", units::capability))
-        }
-        "cap_drop" => {
-            l.cap_drop = Val::from_checked(items(check, node, at, "[NET_RAW]", units::capability))
-        }
-        "read_only" => l.read_only = Val::from_checked(leaf::boolean(check, node, at)),
-        "init" => l.init = Val::from_checked(leaf::boolean(check, node, at)),
-        "stop_signal" => {
-            l.stop_signal = Val::from_checked(parsed(check, node, at, "SIGTERM", units::signal))
-        }
-        "restart" => l.restart = Val::from_checked(restart(check, node, at)),
-        "sysctls" => l.sysctls = sysctls(check, node, at),
-        "security_opt" => {
-            l.security_opt =
-                Val::from_checked(items(check, node, at, "[no-new-privileges:true]", |s| {
-                    Ok(s.to_owned())
-                }))
-        }
-        "devices" => {
-            l.devices = Val::from_checked(items(check, node, at, "[/dev/fuse]", units::device))
-        }
-        _ => return false,
-    }
-    true
+    example: &str,
+) -> Option<Vec<String>> {
+    items(check, node, at, example, units::capability)
 }
 
-fn located<T>(checked: Option<T>, at: &KeyPath) -> Val<At<T>> {
-    Val::from_checked(checked.map(|value| At {
-        value,
-        at: at.clone(),
-    }))
+pub(super) fn stop_signal(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
+    parsed(check, node, at, "SIGTERM", units::signal)
+}
+
+pub(super) fn security_opt(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<String>> {
+    items(check, node, at, "[no-new-privileges:true]", |s| {
+        Ok(s.to_owned())
+    })
+}
+
+pub(super) fn devices(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<Device>> {
+    items(check, node, at, "[/dev/fuse]", units::device)
+}
+
+/// A map in the model's (sorted) order.
+pub(super) fn sorted<V: Clone>(map: &IndexMap<String, V>) -> BTreeMap<String, V> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// A scalar as written: strings, and numbers verbatim (`cpus: 1.50` is `1.50`).
@@ -200,7 +129,7 @@ fn items<T: PartialEq>(
     Some(out)
 }
 
-fn volumes(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<Mount>> {
+pub(super) fn volumes(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<Mount>> {
     let example = "[uploads:/app/uploads, /etc/shop.yml:/app/shop.yml:ro]";
     let mounts = items(check, node, at, example, units::mount)?;
     let mut seen: Vec<&str> = Vec::new();
@@ -219,7 +148,7 @@ fn volumes(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<Mount>> {
     Some(mounts)
 }
 
-fn size(check: &mut Check, node: &Node, at: &KeyPath, min: u64) -> Option<u64> {
+pub(super) fn size(check: &mut Check, node: &Node, at: &KeyPath, min: u64) -> Option<u64> {
     let value = parsed(check, node, at, "512m", units::bytes)?;
     if value < min.max(1) {
         let rule = if min > 1 {
@@ -236,7 +165,7 @@ fn size(check: &mut Check, node: &Node, at: &KeyPath, min: u64) -> Option<u64> {
     Some(value)
 }
 
-fn user(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
+pub(super) fn user(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
     let user = scalar(check, node, at, "\"1000:1000\"")?;
     if user.chars().any(|c| c.is_whitespace() || c.is_control()) {
         check.report(
@@ -251,7 +180,7 @@ fn user(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
     Some(user)
 }
 
-fn pids_limit(check: &mut Check, node: &Node, at: &KeyPath) -> Option<i64> {
+pub(super) fn pids_limit(check: &mut Check, node: &Node, at: &KeyPath) -> Option<i64> {
     match node {
         Node::Int(n) if *n >= -1 && *n != 0 => i64::try_from(*n)
             .map_err(|_| check.report(at, format!("{n} is too large")))
@@ -267,7 +196,7 @@ fn pids_limit(check: &mut Check, node: &Node, at: &KeyPath) -> Option<i64> {
     }
 }
 
-fn restart(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Restart> {
+pub(super) fn restart(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Restart> {
     if let Node::Bool(false) = node {
         check.report(
             at,
@@ -335,7 +264,11 @@ fn scalar_or_bool(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String
     }
 }
 
-fn labels(check: &mut Check, node: &Node, at: &KeyPath) -> IndexMap<String, String> {
+pub(super) fn labels(
+    check: &mut Check,
+    node: &Node,
+    at: &KeyPath,
+) -> Option<IndexMap<String, String>> {
     let mut out = IndexMap::new();
     for (key, key_at, value) in pairs(check, node, at, "team: shop") {
         if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -359,10 +292,14 @@ fn labels(check: &mut Check, node: &Node, at: &KeyPath) -> IndexMap<String, Stri
             out.insert(key, value);
         }
     }
-    out
+    Some(out)
 }
 
-fn sysctls(check: &mut Check, node: &Node, at: &KeyPath) -> IndexMap<String, String> {
+pub(super) fn sysctls(
+    check: &mut Check,
+    node: &Node,
+    at: &KeyPath,
+) -> Option<IndexMap<String, String>> {
     let mut out = IndexMap::new();
     for (key, key_at, value) in pairs(check, node, at, "net.core.somaxconn: 1024") {
         let ok = !key.is_empty()
@@ -381,10 +318,10 @@ fn sysctls(check: &mut Check, node: &Node, at: &KeyPath) -> IndexMap<String, Str
             );
         }
     }
-    out
+    Some(out)
 }
 
-fn extra_hosts(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<String>> {
+pub(super) fn extra_hosts(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<String>> {
     match node {
         Node::Map(_) => {
             let mut out = Vec::new();
@@ -410,11 +347,15 @@ fn extra_hosts(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<Strin
     }
 }
 
-fn ulimits(check: &mut Check, node: &Node, at: &KeyPath) -> IndexMap<String, Ulimit> {
+pub(super) fn ulimits(
+    check: &mut Check,
+    node: &Node,
+    at: &KeyPath,
+) -> Option<IndexMap<String, Ulimit>> {
     let mut out = IndexMap::new();
     let Some(entries) = check.map(node, at, "a map such as {nofile: {soft: 1024, hard: 4096}}")
     else {
-        return out;
+        return Some(out);
     };
     for (name, value) in entries {
         let key_at = at.key(name);
@@ -433,7 +374,7 @@ fn ulimits(check: &mut Check, node: &Node, at: &KeyPath) -> IndexMap<String, Uli
             out.insert(name.clone(), limit);
         }
     }
-    out
+    Some(out)
 }
 
 /// `65535` (soft and hard) or `{soft: 1024, hard: 4096}`; -1 is unlimited.
@@ -472,46 +413,60 @@ fn ulimit(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Ulimit> {
     }
 }
 
-fn logging(check: &mut Check, node: &Node, at: &KeyPath) -> Option<LoggingLayer> {
-    let entries = check.map(
-        node,
-        at,
-        "a map such as {driver: json-file, options: {max-size: 10m}}",
-    )?;
-    check.unknown_keys(entries, at, &["driver", "options"], &[]);
-    let mut logging = LoggingLayer {
-        at: at.clone(),
-        ..LoggingLayer::default()
-    };
-    for (key, value) in entries {
-        let key_at = at.key(key);
-        match key.as_str() {
-            "driver" => {
-                logging.driver = Val::from_checked(
-                    leaf::text(check, value, &key_at, "a logging driver such as json-file").filter(
-                        |d| {
-                            let ok = d
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c));
-                            if !ok {
-                                check.report(
-                                    &key_at,
-                                    format!("{} is not a logging driver name", quoted(d)),
-                                );
-                            }
-                            ok
-                        },
-                    ),
-                );
-            }
-            "options" => {
-                logging.options = pairs(check, value, &key_at, "max-size: 10m")
-                    .into_iter()
-                    .map(|(k, _, v)| (k, v))
-                    .collect();
-            }
-            _ => {}
-        }
+keys! {
+    /// `logging:` as written in one layer.
+    pub(super) struct LoggingLayer => () {
+        driver: String, Both, replace, logging_driver;
+        options: IndexMap<String, String>, Both, entries, |c, n, a| {
+            Some(pairs(c, n, a, "max-size: 10m").into_iter().map(|(k, _, v)| (k, v)).collect())
+        };
     }
-    Some(logging)
+}
+
+pub(super) fn logging(check: &mut Check, node: &Node, at: &KeyPath) -> Option<LoggingLayer> {
+    let expected = "a map such as {driver: json-file, options: {max-size: 10m}}";
+    let entries = check.map(node, at, expected)?;
+    Some(LoggingLayer::read(check, entries, at, Level::Both, &[]))
+}
+
+fn logging_driver(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
+    let driver = leaf::text(check, node, at, "a logging driver such as json-file")?;
+    if !driver
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
+    {
+        check.report(
+            at,
+            format!("{} is not a logging driver name", quoted(&driver)),
+        );
+        return None;
+    }
+    Some(driver)
+}
+
+/// The app's `options` belong to the app's driver: a stage that names another one starts
+/// afresh.
+pub(super) fn merge_logging(mut app: LoggingLayer, stage: LoggingLayer) -> LoggingLayer {
+    if matches!((app.driver.value(), stage.driver.value()), (Some(a), Some(s)) if a != s) {
+        app.retain(|key| key != "options");
+    }
+    LoggingLayer::merged(app, stage)
+}
+
+pub(super) fn apply_logging(r: &mut Resolve, logging: &At<LoggingLayer>) {
+    let options = logging.value.options.value();
+    match logging.value.driver.value() {
+        Some(driver) => {
+            r.deploy.container.logging = Some(Logging {
+                driver: driver.clone(),
+                options: options.map(sorted).unwrap_or_default(),
+            });
+        }
+        // Options without a driver would go to whatever driver the daemon defaults to.
+        None if options.is_some_and(|o| !o.is_empty()) => r.issue(
+            &logging.at,
+            "`logging.options` is set without `logging.driver`; name the driver the options are for",
+        ),
+        None => {}
+    }
 }
