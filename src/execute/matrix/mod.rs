@@ -20,7 +20,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{Cancel, Executor, Job};
-use crate::engine::EngineApi;
 use crate::engine::fake::{FakeEngine, World};
 use crate::plan::{Mode, Plan, PlanOptions, Pull, Step, plan};
 use crate::progress::{Reporter, StepStatus};
@@ -231,7 +230,8 @@ impl Fixture {
             Cancel::from_receiver(rx),
             job,
         );
-        let result = crate::commands::deploy::run_plan(&mut exec, engine, deploy, &opts, &first).await;
+        let result =
+            crate::commands::deploy::run_plan(&mut exec, engine, deploy, &opts, &first).await;
         let (code, error) = match result {
             Ok(()) => {
                 exec.finish();
