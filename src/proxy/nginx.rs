@@ -4,7 +4,7 @@
 //! it runs, and traffic never moved.
 
 use crate::drain;
-use crate::engine::{EXEC_OUTPUT_LIMIT, EngineApi};
+use crate::engine::{EXEC_OUTPUT_LIMIT, EngineApi, EngineError};
 use crate::spec::Deploy;
 
 use super::driver::{Driver, DriverFuture};
@@ -159,9 +159,18 @@ pub(super) async fn apply_over(
     match test_and_reload(&file, target, config, on_line).await {
         Ok(()) => Ok(()),
         Err(failure) => {
-            // A command whose answer was lost (the engine failed, or it hung) may have run:
-            // a reload may have applied the new file, so the previous one is reloaded too.
-            let unknown = matches!(failure, ProxyError::Engine(_) | ProxyError::Hung { .. });
+            // A reload whose answer was lost (the engine failed mid-call, or it hung) may have
+            // applied the new file: the previous one is then reloaded too.
+            let reload = target
+                .reload
+                .map_or_else(|| RELOAD.join(" "), |argv| argv.join(" "));
+            let unknown = match &failure {
+                ProxyError::Engine(e) => {
+                    matches!(&**e, EngineError::Exec { command, .. } if *command == reload)
+                }
+                ProxyError::Hung { argv, .. } => *argv == reload,
+                _ => false,
+            };
             let failure = file.restore(failure, on_line).await;
             if !unknown || failure.needs_person() {
                 return Err(failure);

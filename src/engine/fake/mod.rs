@@ -441,16 +441,18 @@ impl EngineApi for FakeEngine {
     }
 
     fn exec<'a>(&'a self, container: &'a str, argv: &'a [&'a str]) -> Answer<'a, ExecOutput> {
-        ready(self.op("exec", container, |w| {
+        // As `Engine::exec`: its errors name the command.
+        let failed = |source| EngineError::Exec {
+            container: container.to_string(),
+            command: argv.join(" "),
+            source,
+        };
+        let result = self.op("exec", container, |w| {
             let c = w
                 .find(container)
-                .ok_or_else(|| Self::missing("exec", container))?;
+                .ok_or_else(|| failed(not_found(container)))?;
             if !c.running() {
-                return Err(error(
-                    "exec",
-                    container,
-                    refused("container is not running"),
-                ));
+                return Err(failed(refused("container is not running")));
             }
             let name = c.name.clone();
             if c.proxy.is_some() {
@@ -461,6 +463,10 @@ impl EngineApi for FakeEngine {
                 stdout: String::new(),
                 stderr: String::new(),
             })
+        });
+        ready(result.map_err(|e| match e {
+            EngineError::Exec { source, .. } => failed(source),
+            other => other,
         }))
     }
 

@@ -109,9 +109,15 @@ impl Fixture {
     /// A live release of `shop:2` and a retired one of `shop:1` behind `driver`; for
     /// `cutover`, also a standby of `shop:3`.
     pub async fn new(driver: Driver, cmd: Cmd) -> Fixture {
+        Fixture::with(driver, cmd, "").await
+    }
+
+    /// As `new`, with `extra` added to the app's keys (indented by four spaces).
+    pub async fn with(driver: Driver, cmd: Cmd, extra: &str) -> Fixture {
         let log = (driver == Driver::Command)
             .then(|| tempfile::NamedTempFile::new().expect("a temporary file"));
-        let yaml = spec_yaml(driver, log.as_ref().map(|f| f.path().display().to_string()));
+        let log_path = log.as_ref().map(|f| f.path().display().to_string());
+        let yaml = spec_yaml(driver, log_path, extra);
         let spec = crate::spec::parse(&yaml, "deploy.yaml").expect("a valid spec");
         let deploy = spec.deploy(APP, STAGE).expect("the app/stage").clone();
         let engine = FakeEngine::new();
@@ -252,7 +258,7 @@ impl Fixture {
     }
 }
 
-fn spec_yaml(driver: Driver, log: Option<String>) -> String {
+fn spec_yaml(driver: Driver, log: Option<String>, extra: &str) -> String {
     let proxy = match driver {
         Driver::Nginx => format!(
             "{{driver: nginx, container: {PROXY}, virtual_host: shop.test, config_path: /etc/nginx/conf.d/shop.conf}}"
@@ -267,6 +273,6 @@ fn spec_yaml(driver: Driver, log: Option<String>) -> String {
         Driver::None => "{driver: none}".to_string(),
     };
     format!(
-        "apps:\n  {APP}:\n    image: shop:1\n    port: {PORT}\n    health: {{http: /up}}\n    drain: 1s\n    keep: 1\n    proxy: {proxy}\n    stages:\n      {STAGE}: {{}}\n"
+        "apps:\n  {APP}:\n    image: shop:1\n    port: {PORT}\n    health: {{http: /up}}\n    drain: 1s\n    keep: 1\n{extra}    proxy: {proxy}\n    stages:\n      {STAGE}: {{}}\n"
     )
 }

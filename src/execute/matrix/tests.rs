@@ -9,7 +9,11 @@ use crate::plan::Action;
 
 /// Walks `cmd` behind `driver`; returns how many runs were checked.
 async fn walk(driver: Driver, cmd: Cmd) -> usize {
-    let f = Fixture::new(driver, cmd).await;
+    walk_fixture(Fixture::new(driver, cmd).await, cmd).await
+}
+
+async fn walk_fixture(f: Fixture, cmd: Cmd) -> usize {
+    let driver = f.driver;
     let engine = f.engine();
     let clean = f.run(&engine, cmd, None).await;
     let plan = clean
@@ -163,12 +167,14 @@ async fn walk(driver: Driver, cmd: Cmd) -> usize {
 
 /// Calls whose failure a deploy goes past: the history (a note), the drain count (not knowing
 /// it is no reason to keep the old release), seeing nginx's workers (the reload's effect is
-/// then unconfirmed), logs, the removal of a killed run's probes.
+/// then unconfirmed), logs, the removal of a killed run's probes, the removal of a one-off
+/// that succeeded (an ended one-off is a leftover the next deploy removes).
 fn best_effort(op: &str, object: &str, lock: &str) -> bool {
     matches!(
         op,
         "remove_stale_probes" | "drain" | "processes" | "logs_tail" | "log_stream"
     ) || (matches!(op, "get_file" | "put_file") && object == lock)
+        || (op == "remove_container" && object.contains("_oneoff-"))
 }
 
 fn step_name(plan: &crate::plan::Plan, n: usize) -> String {
@@ -200,4 +206,14 @@ matrix! {
     rollback_behind_nginx_proxy: Driver::NginxProxy, Cmd::Rollback;
     rollback_behind_command: Driver::Command, Cmd::Rollback;
     rollback_without_proxy: Driver::None, Cmd::Rollback;
+}
+
+/// With `hooks.before_switch`, a one-off container runs between the health wait and the
+/// switch: a failure or a signal around it removes it with the rest.
+#[tokio::test]
+async fn up_with_before_switch_behind_nginx() {
+    let hook = "    hooks: {before_switch: {command: [migrate], timeout: 1m}}\n";
+    let f = Fixture::with(Driver::Nginx, Cmd::Up, hook).await;
+    let runs = walk_fixture(f, Cmd::Up).await;
+    assert!(runs > 40, "only {runs} runs");
 }
