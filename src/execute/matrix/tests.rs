@@ -156,6 +156,10 @@ async fn walk_fixture(f: Fixture, cmd: Cmd) -> usize {
             ));
         }
     }
+    eprintln!(
+        "{cmd:?} behind {driver:?}: {runs} runs ({} calls, {total} steps)",
+        calls.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {runs} runs broke the invariant:\n\n{}",
