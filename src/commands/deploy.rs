@@ -1,6 +1,7 @@
-//! `up`, `cutover` and `rollback`: load → observe → plan → execute, one path for the three.
-//! The lock is taken first, then the engine is observed again and the plan remade under it,
-//! so that a run that waited for the lock acts on what the previous one left.
+//! `up`, `cutover` and `rollback`: the deploy service's first half (`service::prepare`, which
+//! `plan` shows), then execute; one path for the three. The lock is taken first, then the
+//! engine is observed again and the plan remade under it, so that a run that waited for the
+//! lock acts on what the previous one left.
 
 use super::service::{self, DeployRequest};
 use super::{Globals, load};

@@ -8,10 +8,10 @@ use crate::plan::{Action, Plan, Prediction, RunPhase, WarningCode};
 fn phase_heading(phase: RunPhase) -> &'static str {
     match phase {
         RunPhase::Prepare => {
-            "Prepare (a failure or Ctrl-C undoes the run; nothing routes to the new release yet):"
+            "Prepare (a failure or Ctrl-C undoes the run; nothing routes to the incoming release yet):"
         }
         RunPhase::Switch => {
-            "Switch (traffic moves to the new release; a failure or Ctrl-C still undoes the run):"
+            "Switch (traffic moves to the incoming release; a failure or Ctrl-C still undoes the run):"
         }
         RunPhase::Retire => "Retire (the old release leaves traffic; nothing is undone from here):",
     }

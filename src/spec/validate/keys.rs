@@ -1,11 +1,18 @@
 //! The keys of an app and of its stages: THE table (see `table` for the columns).
 //!
-//! Adding a key is one row here (plus its field in the model, `model::Deploy` or
-//! `settings::ContainerSettings`): say where it may be written, how a stage's value merges over
-//! the app's, which reader checks it (`leaf`, `units` through `settings`, or a block's module)
-//! and how it goes into the model. Messages list the keys in row order. A key that needs a
-//! block of its own (`hosts`, `rollout`) gets a `keys!` table in its module, as `health` has,
-//! and one row here with `blocks(.., Block::merged)`.
+//! Adding a key is one row here, plus its field in the model (`model::Deploy` and its default
+//! in `resolve::defaults`, or `settings::ContainerSettings`): say where it may be written, how
+//! a stage's value merges over the app's, which reader checks it (`leaf`, `units` through
+//! `settings`, or a module of its own) and how it goes into the model. For example, an `ipv6`
+//! key read by `ipv6::read` into `Deploy::ipv6`:
+//!
+//! ```text
+//! ipv6: Option<Ipv6>, Both, replace, ipv6::read, into |r, v| r.deploy.ipv6 = v.value.clone();
+//! ```
+//!
+//! Messages list the keys in row order. A key that is a block of its own (`hosts`, `rollout`)
+//! gets a `keys!` table in its module, as `health` has, and one row here merging with
+//! `blocks(.., Block::merged)` (or the block's own rule).
 
 use std::time::Duration;
 
@@ -13,7 +20,7 @@ use indexmap::IndexMap;
 
 use super::resolve::Resolve;
 use super::table::{At, blocks, entries, keys, replace};
-use super::{health, hooks, leaf, proxy, read, settings};
+use super::{health, hooks, leaf, proxy, read, settings, units};
 use crate::spec::settings::{Bytes, Cpus, Device, Mount, Restart, Ulimit};
 
 keys! {
@@ -29,7 +36,9 @@ keys! {
         command: Vec<String>, Both, replace, leaf::argv,
             into |r, v| r.deploy.command = Some(v.value.clone());
         env: IndexMap<String, At<String>>, Both, entries, |c, n, a| Some(read::env(c, n, a)),
-            into |r, v| r.deploy.env = v.value.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect();
+            into |r, v| {
+                r.deploy.env = v.value.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
+            };
         secrets: Vec<At<String>>, Both, replace, read::secrets, into read::apply_secrets;
         networks: Vec<String>, Both, replace, read::networks,
             into |r, v| r.deploy.networks = v.value.clone();
@@ -55,21 +64,23 @@ keys! {
         // The container settings of DESIGN.md §11, with Compose's names and meanings.
         volumes: Vec<Mount>, Both, replace, settings::volumes,
             into |r, v| r.deploy.container.volumes = v.value.clone();
-        tmpfs: Vec<(String, String)>, Both, replace, settings::tmpfs,
+        tmpfs: Vec<(String, String)>, Both, replace,
+            |c, n, a| settings::items(c, n, a, "/run:size=64m", units::tmpfs),
             into |r, v| r.deploy.container.tmpfs = v.value.iter().cloned().collect();
         labels: IndexMap<String, String>, Both, entries, settings::labels,
             into |r, v| r.deploy.container.labels = settings::sorted(&v.value);
         user: String, Both, replace, settings::user,
             into |r, v| r.deploy.container.user = Some(v.value.clone());
-        working_dir: String, Both, replace, settings::working_dir,
+        working_dir: String, Both, replace,
+            |c, n, a| settings::parsed(c, n, a, "/app", |p| units::absolute(p, "working_dir")),
             into |r, v| r.deploy.container.working_dir = Some(v.value.clone());
         entrypoint: Vec<String>, Both, replace, leaf::argv,
             into |r, v| r.deploy.container.entrypoint = Some(v.value.clone());
-        memory: u64, Both, replace, settings::memory,
+        memory: u64, Both, replace, |c, n, a| settings::size(c, n, a, units::MIN_MEMORY),
             into |r, v| r.deploy.container.memory = Some(Bytes(v.value));
-        memory_reservation: u64, Both, replace, settings::memory_reservation,
+        memory_reservation: u64, Both, replace, |c, n, a| settings::size(c, n, a, 0),
             into |r, v| r.deploy.container.memory_reservation = Some(Bytes(v.value));
-        cpus: i64, Both, replace, settings::cpus,
+        cpus: i64, Both, replace, |c, n, a| settings::parsed(c, n, a, "1.5", units::cpus),
             into |r, v| r.deploy.container.cpus = Some(Cpus(v.value));
         pids_limit: i64, Both, replace, settings::pids_limit,
             into |r, v| r.deploy.container.pids_limit = Some(v.value);
@@ -81,25 +92,31 @@ keys! {
             settings::logging, into settings::apply_logging;
         extra_hosts: Vec<String>, Both, replace, settings::extra_hosts,
             into |r, v| r.deploy.container.extra_hosts = v.value.clone();
-        dns: Vec<String>, Both, replace, settings::dns,
+        dns: Vec<String>, Both, replace,
+            |c, n, a| settings::items(c, n, a, "[10.0.0.2]", units::ip),
             into |r, v| r.deploy.container.dns = v.value.clone();
-        cap_add: Vec<String>, Both, replace, |c, n, a| settings::capabilities(c, n, a, "[NET_ADMIN]"),
+        cap_add: Vec<String>, Both, replace,
+            |c, n, a| settings::items(c, n, a, "[NET_ADMIN]", units::capability),
             into |r, v| r.deploy.container.cap_add = v.value.clone();
-        cap_drop: Vec<String>, Both, replace, |c, n, a| settings::capabilities(c, n, a, "[NET_RAW]"),
+        cap_drop: Vec<String>, Both, replace,
+            |c, n, a| settings::items(c, n, a, "[NET_RAW]", units::capability),
             into |r, v| r.deploy.container.cap_drop = v.value.clone();
         read_only: bool, Both, replace, leaf::boolean,
             into |r, v| r.deploy.container.read_only = v.value;
         init: bool, Both, replace, leaf::boolean,
             into |r, v| r.deploy.container.init = v.value;
-        stop_signal: String, Both, replace, settings::stop_signal,
+        stop_signal: String, Both, replace,
+            |c, n, a| settings::parsed(c, n, a, "SIGTERM", units::signal),
             into |r, v| r.deploy.container.stop_signal = Some(v.value.clone());
         restart: Restart, Both, replace, settings::restart,
             into |r, v| r.deploy.container.restart = v.value;
         sysctls: IndexMap<String, String>, Both, entries, settings::sysctls,
             into |r, v| r.deploy.container.sysctls = settings::sorted(&v.value);
-        security_opt: Vec<String>, Both, replace, settings::security_opt,
+        security_opt: Vec<String>, Both, replace,
+            |c, n, a| settings::items(c, n, a, "[no-new-privileges:true]", |s| Ok(s.to_owned())),
             into |r, v| r.deploy.container.security_opt = v.value.clone();
-        devices: Vec<Device>, Both, replace, settings::devices,
+        devices: Vec<Device>, Both, replace,
+            |c, n, a| settings::items(c, n, a, "[/dev/fuse]", units::device),
             into |r, v| r.deploy.container.devices = v.value.clone();
     }
 }

@@ -15,7 +15,6 @@ mod proxy;
 mod read;
 mod resolve;
 mod settings;
-#[macro_use]
 mod table;
 mod units;
 

@@ -11,60 +11,11 @@ use super::table::{At, Level, entries, keys, replace};
 use super::{leaf, units};
 use crate::spec::path::KeyPath;
 use crate::spec::raw::Node;
-use crate::spec::settings::{Bytes, Device, Logging, Mount, Restart, Ulimit};
+use crate::spec::settings::{Bytes, Logging, Mount, Restart, Ulimit};
 use crate::spec::text::{escaped, list, quoted};
 
 /// Labels under this prefix are bgdeploy's state; a user's would corrupt it.
 const RESERVED_LABELS: &str = "bgdeploy.";
-
-pub(super) fn tmpfs(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<(String, String)>> {
-    items(check, node, at, "/run:size=64m", units::tmpfs)
-}
-
-pub(super) fn working_dir(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
-    parsed(check, node, at, "/app", |p| {
-        units::absolute(p, "working_dir")
-    })
-}
-
-pub(super) fn memory(check: &mut Check, node: &Node, at: &KeyPath) -> Option<u64> {
-    size(check, node, at, units::MIN_MEMORY)
-}
-
-pub(super) fn memory_reservation(check: &mut Check, node: &Node, at: &KeyPath) -> Option<u64> {
-    size(check, node, at, 0)
-}
-
-pub(super) fn cpus(check: &mut Check, node: &Node, at: &KeyPath) -> Option<i64> {
-    parsed(check, node, at, "1.5", units::cpus)
-}
-
-pub(super) fn dns(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<String>> {
-    items(check, node, at, "[10.0.0.2]", units::ip)
-}
-
-pub(super) fn capabilities(
-    check: &mut Check,
-    node: &Node,
-    at: &KeyPath,
-    example: &str,
-) -> Option<Vec<String>> {
-    items(check, node, at, example, units::capability)
-}
-
-pub(super) fn stop_signal(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
-    parsed(check, node, at, "SIGTERM", units::signal)
-}
-
-pub(super) fn security_opt(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<String>> {
-    items(check, node, at, "[no-new-privileges:true]", |s| {
-        Ok(s.to_owned())
-    })
-}
-
-pub(super) fn devices(check: &mut Check, node: &Node, at: &KeyPath) -> Option<Vec<Device>> {
-    items(check, node, at, "[/dev/fuse]", units::device)
-}
 
 /// A map in the model's (sorted) order.
 pub(super) fn sorted<V: Clone>(map: &IndexMap<String, V>) -> BTreeMap<String, V> {
@@ -88,7 +39,7 @@ fn scalar(check: &mut Check, node: &Node, at: &KeyPath, example: &str) -> Option
 }
 
 /// A scalar parsed by `parse`, whose message is reported at `at`.
-fn parsed<T>(
+pub(super) fn parsed<T>(
     check: &mut Check,
     node: &Node,
     at: &KeyPath,
@@ -101,7 +52,7 @@ fn parsed<T>(
 
 /// A list of scalars, each parsed by `parse`; a single scalar counts as a list of one, as
 /// in Compose (`dns: 10.0.0.2`). Duplicates are reported.
-fn items<T: PartialEq>(
+pub(super) fn items<T: PartialEq>(
     check: &mut Check,
     node: &Node,
     at: &KeyPath,
