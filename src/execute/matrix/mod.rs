@@ -223,7 +223,7 @@ impl Fixture {
             }
         };
         let job = Job {
-            command: "up",
+            command: opts.mode.command(),
             image: first.image.clone(),
             cutover: !no_cutover,
             run: suffix.to_string(),

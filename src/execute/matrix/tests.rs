@@ -221,3 +221,28 @@ async fn up_with_before_switch_behind_nginx() {
     let runs = walk_fixture(f, Cmd::Up).await;
     assert!(runs > 40, "only {runs} runs");
 }
+
+/// A failure named by operation and object rather than by index: the new release's attach to
+/// `FRONT_` refused, the deploy undone.
+#[tokio::test]
+async fn a_failure_named_by_operation_and_object_is_undone() {
+    let f = Fixture::new(Driver::Nginx, Cmd::Up).await;
+    let engine = f.engine();
+    let front = crate::names::front_network(super::APP, super::STAGE);
+    engine.set_fault(Some(Fault {
+        target: Target::Op {
+            op: "connect_network".into(),
+            object: format!("shop_stage_run to {front}"),
+        },
+        when: When::Before,
+    }));
+    let ran = f.run(&engine, Cmd::Up, None).await;
+    assert!(engine.struck().is_some(), "the fault struck: {ran:?}");
+    let undone = Expect {
+        side: Side::Undone,
+        codes: &[exit::DEPLOY_FAILED],
+        target: "shop_stage_run",
+        lock_may_stay: false,
+    };
+    oracle::check(&f, &f.world, &engine.world(), &ran, &undone).unwrap_or_else(|e| panic!("{e}"));
+}
