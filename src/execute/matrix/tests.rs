@@ -246,3 +246,41 @@ async fn a_failure_named_by_operation_and_object_is_undone() {
     };
     oracle::check(&f, &f.world, &engine.world(), &ran, &undone).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// An operator's script that switched half-way and then failed (`may_half_apply`): the deploy
+/// is undone, and the script is told to route back to the old release.
+#[tokio::test]
+async fn a_command_that_half_switched_is_told_to_route_back() {
+    let mut f = Fixture::new(Driver::Command, Cmd::Up).await;
+    let log = f
+        .log
+        .as_ref()
+        .map(|l| l.path().display().to_string())
+        .unwrap_or_default();
+    let script = format!(
+        "echo \"$BGDEPLOY_PHASE $BGDEPLOY_BACKENDS\" >> {log}; test \"$BGDEPLOY_PHASE\" != add"
+    );
+    f.deploy.proxy.driver = crate::spec::ProxyDriver::Command {
+        command: vec!["sh".into(), "-c".into(), script],
+    };
+    let engine = f.engine();
+    let ran = f.run(&engine, Cmd::Up, None).await;
+    let undone = Expect {
+        side: Side::Undone,
+        codes: &[exit::DEPLOY_FAILED],
+        target: "shop_stage_run",
+        lock_may_stay: false,
+    };
+    oracle::check(&f, &f.world, &engine.world(), &ran, &undone).unwrap_or_else(|e| panic!("{e}"));
+    let told = f.read_log();
+    let phases: Vec<&str> = told
+        .lines()
+        .skip(f.log_text.lines().count())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        phases,
+        ["add", "remove"],
+        "switched, then told to route back: {told}"
+    );
+}
