@@ -11,6 +11,7 @@
 mod error;
 mod model;
 mod proxy;
+mod route;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -30,9 +31,7 @@ use super::{
 use crate::drain::{DrainOutcome, Watch};
 use crate::health::{HealthError, ProbeReport};
 use crate::observe::{ApiVersion, EngineInfo, NetworkInfo};
-use crate::route::{
-    DefaultRoute, Endpoint, ProcNetError, ReadSource, RouteReadError, RouteReading,
-};
+use crate::route::{ProcNetError, RouteReadError, RouteReading};
 use crate::spec::Health;
 
 /// When an injected failure strikes.
@@ -601,8 +600,7 @@ impl EngineApi for FakeEngine {
         ready(result)
     }
 
-    /// The route the engine's rule gives: the first non-internal endpoint by priority, then
-    /// name; none when every endpoint is internal.
+    /// The route the engine's rule gives (`route::reading`).
     fn read_default_route<'a>(
         &'a self,
         container: &'a str,
@@ -610,54 +608,10 @@ impl EngineApi for FakeEngine {
         let api = self.info.api;
         let result = self
             .op("read_default_route", container, |w| {
-                Ok(w.find(container).map(|c| {
-                    let endpoints: Vec<Endpoint> = c
-                        .endpoints
-                        .iter()
-                        .map(|e| Endpoint {
-                            network: e.network.clone(),
-                            internal: w.networks.get(&e.network).is_some_and(|n| n.internal),
-                            gw_priority: e.gw_priority,
-                        })
-                        .collect();
-                    let holder = crate::route::default_route_holder(&endpoints, api).filter(|h| {
-                        !endpoints
-                            .iter()
-                            .any(|e| e.network == h.network && e.internal)
-                    });
-                    let gateway = holder
-                        .as_ref()
-                        .and_then(|h| w.networks.get(&h.network))
-                        .and_then(|n| n.gateway().parse().ok());
-                    (
-                        c.name.clone(),
-                        c.state.clone(),
-                        holder.map(|h| h.network),
-                        gateway,
-                    )
-                }))
+                Ok(route::reading(w, container, api))
             })
             .map_err(ProcNetError::Engine)
-            .and_then(|found| match found {
-                None => Err(ProcNetError::NoSuchContainer {
-                    container: container.to_string(),
-                }),
-                Some((name, state, _, _)) if state != "running" => Err(ProcNetError::NotRunning {
-                    container: name,
-                    state,
-                }),
-                Some((name, _, network, gateway)) => Ok(RouteReading {
-                    container: name,
-                    v4: gateway.map(|gateway| DefaultRoute {
-                        iface: "eth0".into(),
-                        gateway,
-                    }),
-                    v6: None,
-                    network,
-                    v6_network: None,
-                    source: ReadSource::HostProc,
-                }),
-            });
+            .and_then(|reading| reading);
         ready(result)
     }
 
