@@ -93,8 +93,13 @@ extract() { # package
   if ! sha256sum "$DEB" 2>/dev/null | grep -q "^$sha "; then
     echo "images/build.sh: downloading $pkg $version (not installed: only its files are used)" >&2
     rm -f "$DEB"
-    (cd "$CACHE" && apt-get download -qq -o APT::Sandbox::User=root "$pkg=$version" </dev/null >&2) ||
-      die "apt-get download $pkg=$version failed"
+    # apt names the file after the version with its epoch (1%3a1.35...), the pool without it:
+    # download into a directory of its own and take the one .deb there.
+    local dir
+    dir="$(mktemp -d "$CACHE/download.XXXXXX")"
+    (cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "$pkg=$version" </dev/null >&2) ||
+      { rm -rf "$dir"; die "apt-get download $pkg=$version failed"; }
+    mv "$dir"/*.deb "$DEB" && rm -rf "$dir" || die "apt-get download $pkg=$version left no single .deb in $dir"
     sha256sum "$DEB" 2>/dev/null | grep -q "^$sha " || die "$DEB does not match apt's sha256 $sha"
   fi
   dpkg-deb -x "$DEB" "$DEBROOT" || die "dpkg-deb -x $DEB failed"

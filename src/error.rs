@@ -150,6 +150,11 @@ impl Error {
                 crate::lock::LockError::Engine(e) => e.explain(),
                 _ => None,
             },
+            // A step of a deploy the engine refused (no IPv6 pool, pools used up, ...).
+            Error::Deploy(e) => match &**e {
+                crate::execute::DeployError::Step { source, .. } => source.explain(),
+                _ => None,
+            },
             _ => None,
         }
     }

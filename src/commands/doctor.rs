@@ -188,10 +188,11 @@ fn expected_network(
 fn endpoints(details: &[engine::EndpointDetails], by_id: &Networks<'_>) -> Vec<Endpoint> {
     details
         .iter()
-        .map(|e| Endpoint {
-            network: e.network.clone(),
-            internal: by_id.get(e.network_id.as_str()).is_some_and(|n| n.internal),
-            gw_priority: e.gw_priority,
+        .map(|e| {
+            let network = by_id.get(e.network_id.as_str());
+            Endpoint::new(e.network.clone(), network.is_some_and(|n| n.internal))
+                .priority(e.gw_priority)
+                .ipv6(network.is_some_and(|n| n.ipv6))
         })
         .collect()
 }
@@ -209,7 +210,8 @@ fn would_move(
         .filter(|f| !endpoints.iter().any(|e| e.network == **f))
         .filter_map(|front| {
             let mut after = endpoints.to_vec();
-            after.push(Endpoint::new(*front, false));
+            // As bgdeploy attaches a proxy: with the lowest GwPriority (ignored below API 1.48).
+            after.push(Endpoint::new(*front, false).priority(crate::plan::priority::FRONT));
             let holder = default_route_holder(&after, api)?;
             if holder.network != *front || current.as_deref() == Some(*front) {
                 return None;

@@ -120,7 +120,9 @@ async fn run_one_off(
     args: &ExecArgs<'_>,
 ) -> Result<i64, Error> {
     for network in &deploy.networks {
-        engine.connect_network(name, network, None).await?;
+        // As the release's own extra networks: below BACK_'s priority (ignored before 1.48).
+        let priority = Some(crate::plan::priority::EXTRA);
+        engine.connect_network(name, network, priority).await?;
     }
     let session = engine.attach(name, args.interactive).await?;
     engine.start_container(name).await?;

@@ -212,10 +212,10 @@ pub(crate) fn build(
                     let endpoints: Vec<Endpoint> = c
                         .attachments
                         .iter()
-                        .map(|a| Endpoint {
-                            network: a.network.clone(),
-                            internal: a.internal,
-                            gw_priority: a.gw_priority,
+                        .map(|a| {
+                            Endpoint::new(a.network.clone(), a.internal)
+                                .priority(a.gw_priority)
+                                .ipv6(a.ipv6)
                         })
                         .collect();
                     match route::check(reading, Some(&back)) {

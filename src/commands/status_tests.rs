@@ -9,6 +9,7 @@ fn attachment(network: &str, internal: bool) -> Attachment {
         network: network.into(),
         network_id: format!("id-{network}"),
         internal,
+        ipv6: false,
         gw_priority: 0,
         ip: None,
         gateway: None,
@@ -21,6 +22,7 @@ fn network(name: &str, internal: bool) -> NetworkLookup {
         name: name.into(),
         driver: "bridge".into(),
         internal,
+        ipv6: false,
         managed: true,
         labels: Default::default(),
     })

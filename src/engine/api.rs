@@ -34,10 +34,12 @@ pub trait EngineApi {
     // Networks.
     fn list_networks(&self) -> Answer<'_, Vec<NetworkInfo>>;
     fn inspect_network<'a>(&'a self, id_or_name: &'a str) -> Answer<'a, Option<NetworkDetails>>;
-    fn create_network<'a>(
+    /// `ipv6`: dual-stack, `Some(None)` with the subnet from the engine's pool.
+    fn create_network_with<'a>(
         &'a self,
         name: &'a str,
         internal: bool,
+        ipv6: Option<Option<&'a str>>,
         labels: &'a [(String, String)],
     ) -> Answer<'a, String>;
     fn connect_network<'a>(
@@ -138,13 +140,16 @@ impl EngineApi for Engine {
         Box::pin(Engine::inspect_network(self, id_or_name))
     }
 
-    fn create_network<'a>(
+    fn create_network_with<'a>(
         &'a self,
         name: &'a str,
         internal: bool,
+        ipv6: Option<Option<&'a str>>,
         labels: &'a [(String, String)],
     ) -> Answer<'a, String> {
-        Box::pin(Engine::create_network(self, name, internal, labels))
+        Box::pin(Engine::create_network_with(
+            self, name, internal, ipv6, labels,
+        ))
     }
 
     fn connect_network<'a>(

@@ -6,6 +6,8 @@ use bollard::errors::Error as Bollard;
 /// The daemon's message when its address pools are used up (about 30 bridge networks with the
 /// default `default-address-pools`).
 const POOL_EXHAUSTED: &str = "could not find an available, non-overlapping IPv4 address pool";
+/// Engine 20.10 has no IPv6 pool: an IPv6 network needs its subnet given.
+const NO_IPV6_POOL: &str = "non-overlapping IPv6 address pool";
 /// The daemon's message when a network name matches several networks.
 const AMBIGUOUS: &str = "is ambiguous";
 
@@ -15,6 +17,11 @@ every user-defined bridge network takes a subnet from the daemon's `default-addr
 nobody uses (`docker network ls`, `docker network prune`), or give the daemon more or smaller \
 pools in /etc/docker/daemon.json, e.g. \
 \"default-address-pools\": [{\"base\": \"10.200.0.0/16\", \"size\": 24}], and restart it";
+
+const NO_IPV6_POOL_HELP: &str = "the engine has no IPv6 address pool to take the network's \
+IPv6 subnet from (Engine 20.10 has none; Engine 27+ has a default one). Give the subnets in the \
+spec, e.g. `ipv6: {back: fd00:1::/64, front: fd00:2::/64}` (unique per app/stage), or give the \
+daemon IPv6 `default-address-pools` in /etc/docker/daemon.json and restart it";
 
 const AMBIGUOUS_HELP: &str = "several networks carry this name (the engine accepts duplicate \
 names, and from then on refuses every call that names them). List them with \
@@ -218,6 +225,8 @@ impl EngineError {
         };
         if message.contains(POOL_EXHAUSTED) {
             Some(POOL_EXHAUSTED_HELP)
+        } else if message.contains(NO_IPV6_POOL) {
+            Some(NO_IPV6_POOL_HELP)
         } else if message.contains(AMBIGUOUS) {
             Some(AMBIGUOUS_HELP)
         } else {
@@ -339,6 +348,20 @@ mod tests {
         let help = e.explain().expect("an explanation");
         assert!(help.contains("default-address-pools"), "{help}");
         assert!(!e.is_unreachable());
+    }
+
+    #[test]
+    fn explains_a_missing_ipv6_pool() {
+        let e = EngineError::CreateNetwork {
+            name: "BACK_x".into(),
+            source: server(
+                500,
+                "could not find an available, non-overlapping IPv6 address pool among the \
+                 defaults to assign to the network",
+            ),
+        };
+        let help = e.explain().expect("an explanation");
+        assert!(help.contains("ipv6: {back:"), "{help}");
     }
 
     #[test]

@@ -35,7 +35,15 @@ impl Engine {
             .map_err(|source| EngineError::ListNetworks { source })?;
         Ok(networks
             .into_iter()
-            .map(|n| network_info(n.id, n.name, n.driver, n.internal, n.labels))
+            .map(|n| {
+                network_info(
+                    n.id,
+                    n.name,
+                    n.driver,
+                    (n.internal, n.enable_ipv6),
+                    n.labels,
+                )
+            })
             .collect())
     }
 
@@ -53,7 +61,15 @@ impl Engine {
             })?;
         let networks: Vec<NetworkInfo> = networks
             .into_iter()
-            .map(|n| network_info(n.id, n.name, n.driver, n.internal, n.labels))
+            .map(|n| {
+                network_info(
+                    n.id,
+                    n.name,
+                    n.driver,
+                    (n.internal, n.enable_ipv6),
+                    n.labels,
+                )
+            })
             .collect();
         Ok(lookup_network(&networks, name))
     }
@@ -87,7 +103,13 @@ impl Engine {
             })
             .collect();
         Ok(Some(NetworkDetails {
-            info: network_info(n.id, n.name, n.driver, n.internal, n.labels),
+            info: network_info(
+                n.id,
+                n.name,
+                n.driver,
+                (n.internal, n.enable_ipv6),
+                n.labels,
+            ),
             subnets,
         }))
     }
@@ -118,7 +140,7 @@ fn network_info(
     id: Option<String>,
     name: Option<String>,
     driver: Option<String>,
-    internal: Option<bool>,
+    (internal, ipv6): (Option<bool>, Option<bool>),
     labels: Option<HashMap<String, String>>,
 ) -> NetworkInfo {
     let labels: BTreeMap<String, String> = labels.unwrap_or_default().into_iter().collect();
@@ -127,6 +149,7 @@ fn network_info(
         name: name.unwrap_or_default(),
         driver: driver.unwrap_or_default(),
         internal: internal.unwrap_or(false),
+        ipv6: ipv6.unwrap_or(false),
         managed: labels
             .get(names::LABEL_MANAGED)
             .is_some_and(|v| v == "true"),
@@ -143,7 +166,7 @@ mod tests {
             Some(id.into()),
             Some(name.into()),
             Some("bridge".into()),
-            None,
+            (None, None),
             None,
         )
     }
@@ -188,7 +211,7 @@ mod tests {
             Some("1".into()),
             Some("BACK_x".into()),
             None,
-            Some(true),
+            (Some(true), None),
             Some(labels),
         );
         assert!(n.managed && n.internal);

@@ -46,10 +46,16 @@ impl Executor<'_> {
                 };
                 self.lock = Some(guard);
             }
-            Action::CreateNetwork { network, internal } => {
+            Action::CreateNetwork {
+                network,
+                internal,
+                ipv6,
+                ipv6_subnet,
+            } => {
                 let labels = names::labels(app, stage, names::KIND_NETWORK);
+                let ipv6 = ipv6.then_some(ipv6_subnet.as_deref());
                 engine
-                    .create_network(network, *internal, &labels)
+                    .create_network_with(network, *internal, ipv6, &labels)
                     .await
                     .map_err(on_step)?;
             }
@@ -140,16 +146,24 @@ impl Executor<'_> {
                 self.before_switch(step, container, image, command, timeout)
                     .await?;
             }
-            Action::CheckRoute { container, expect } => {
+            Action::CheckRoute {
+                container,
+                expect,
+                expect_v6,
+            } => {
                 let reading = engine.read_default_route(container).await.map_err(|e| {
                     DeployError::RouteUnreadable {
                         container: container.clone(),
                         reason: e.to_string(),
                     }
                 })?;
-                if let Err(moved) = route::check(&reading, expect.as_deref()) {
+                if let Err(moved) =
+                    route::check_both(&reading, expect.as_deref(), expect_v6.as_deref())
+                {
+                    // Exit 5 names the rule that decided (DESIGN §2 step 5).
+                    let why = route::why_moved(engine, &moved).await;
                     return Err(DeployError::RouteMoved {
-                        message: moved.to_string(),
+                        message: format!("{moved}. {why}"),
                     });
                 }
                 if Some(container) == self.outcome.container.as_ref() {

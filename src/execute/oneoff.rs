@@ -41,7 +41,7 @@ impl Executor<'_> {
         // The back side as the release has it: BACK_ and the spec's extra networks.
         for network in &self.deploy.networks {
             engine
-                .connect_network(container, network, None)
+                .connect_network(container, network, Some(crate::plan::priority::EXTRA))
                 .await
                 .map_err(on_step)?;
         }

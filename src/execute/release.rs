@@ -58,7 +58,10 @@ pub fn oneoff_spec(
     command: &[String],
 ) -> ContainerSpec {
     let back = names::back_network(&deploy.app, &deploy.stage);
-    let mut spec = release_spec(deploy, secrets, name, image, &back, None);
+    // The release's priorities, so that its one-offs route as it does (through BACK_) on
+    // Engine 28; engines below API 1.48 accept and ignore the field (DESIGN §7).
+    let priority = Some(crate::plan::priority::BACK);
+    let mut spec = release_spec(deploy, secrets, name, image, &back, priority);
     spec.command = Some(command.to_vec());
     spec.restart_unless_stopped = false;
     // The release's settings carry its restart policy (unless-stopped by default): a one-off

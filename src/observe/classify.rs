@@ -7,8 +7,15 @@ use super::model::{Attachment, ContainerInfo, LockInfo, ProxyInfo, Role};
 use crate::engine::{ContainerDetails, EndpointDetails};
 use crate::names;
 
-/// Network ID → the network's `Internal` flag.
-pub(super) type InternalFlags = HashMap<String, bool>;
+/// Network ID → the network's `Internal` and `EnableIPv6` flags.
+pub(super) type InternalFlags = HashMap<String, NetFlags>;
+
+/// What routing needs to know of a network besides its name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct NetFlags {
+    pub internal: bool,
+    pub ipv6: bool,
+}
 
 pub(super) fn attachments(
     endpoints: &[EndpointDetails],
@@ -16,13 +23,17 @@ pub(super) fn attachments(
 ) -> Vec<Attachment> {
     endpoints
         .iter()
-        .map(|e| Attachment {
-            network: e.network.clone(),
-            network_id: e.network_id.clone(),
-            internal: internal.get(&e.network_id).copied().unwrap_or(false),
-            gw_priority: e.gw_priority,
-            ip: e.ip.clone(),
-            gateway: e.gateway.clone(),
+        .map(|e| {
+            let flags = internal.get(&e.network_id).copied().unwrap_or_default();
+            Attachment {
+                network: e.network.clone(),
+                network_id: e.network_id.clone(),
+                internal: flags.internal,
+                ipv6: flags.ipv6,
+                gw_priority: e.gw_priority,
+                ip: e.ip.clone(),
+                gateway: e.gateway.clone(),
+            }
         })
         .collect()
 }
@@ -133,7 +144,11 @@ mod tests {
 
     #[test]
     fn roles_follow_running_and_the_front_network() {
-        let flags = InternalFlags::from([("id-FRONT_shop_stage".to_string(), true)]);
+        let internal = NetFlags {
+            internal: true,
+            ipv6: false,
+        };
+        let flags = InternalFlags::from([("id-FRONT_shop_stage".to_string(), internal)]);
         let front = "FRONT_shop_stage";
         let live = container(
             &details("a", true, 3_000, &["BACK_shop_stage", front]),

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use futures_util::future::try_join_all;
 
-use super::classify::{self, InternalFlags};
+use super::classify::{self, InternalFlags, NetFlags};
 use super::model::{NetworkInfo, Observed, ProxyLookup};
 use crate::engine::{ContainerDetails, ContainerEntry, EngineApi, EngineError, lookup_network};
 use crate::names;
@@ -123,7 +123,11 @@ async fn internal_flags<'a>(
     listed: &[NetworkInfo],
     containers: impl Iterator<Item = &'a ContainerDetails>,
 ) -> Result<InternalFlags, EngineError> {
-    let mut flags: InternalFlags = listed.iter().map(|n| (n.id.clone(), n.internal)).collect();
+    let flags_of = |n: &NetworkInfo| NetFlags {
+        internal: n.internal,
+        ipv6: n.ipv6,
+    };
+    let mut flags: InternalFlags = listed.iter().map(|n| (n.id.clone(), flags_of(n))).collect();
     let unknown: BTreeSet<&str> = containers
         .flat_map(|c| c.endpoints.iter())
         .map(|e| e.network_id.as_str())
@@ -131,7 +135,8 @@ async fn internal_flags<'a>(
         .collect();
     let late = try_join_all(unknown.iter().map(|id| engine.inspect_network(id))).await?;
     for (id, network) in unknown.into_iter().zip(late) {
-        flags.insert(id.to_string(), network.is_some_and(|n| n.info.internal));
+        let f = network.map(|n| flags_of(&n.info)).unwrap_or_default();
+        flags.insert(id.to_string(), f);
     }
     Ok(flags)
 }

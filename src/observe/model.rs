@@ -66,6 +66,9 @@ pub struct NetworkInfo {
     pub name: String,
     pub driver: String,
     pub internal: bool,
+    /// `EnableIPv6`: its endpoints get an IPv6 address and gateway (dual-stack).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6: bool,
     /// Carries bgdeploy's labels (`bgdeploy.managed=true`).
     pub managed: bool,
     pub labels: BTreeMap<String, String>,
@@ -108,6 +111,9 @@ pub struct Attachment {
     pub network: String,
     pub network_id: String,
     pub internal: bool,
+    /// The network has IPv6 (`EnableIPv6`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6: bool,
     /// `EndpointSettings.GwPriority`; 0 when the engine does not report it (API < 1.48).
     pub gw_priority: i64,
     pub ip: Option<String>,

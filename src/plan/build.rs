@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use super::step::{Action, ProxyPhase, RouteChange, RunPhase, Step, secs};
+use super::step::{Action, FamilyChange, ProxyPhase, RouteChange, RunPhase, Step, secs};
 use super::warning::{Warning, WarningCode};
 use super::{Plan, priority};
 use crate::names;
 use crate::observe::{Attachment, ContainerInfo, NetworkLookup, Observed, ProxyLookup, Role};
-use crate::route::{Endpoint, default_route_holder};
+use crate::route::{Endpoint, default_routes};
 use crate::spec::{Deploy, HealthCheck};
 
 #[derive(Debug, Clone)]
@@ -91,10 +91,10 @@ impl Sim {
     fn from_attachments(container: &str, attachments: &[Attachment]) -> Sim {
         let endpoints = attachments
             .iter()
-            .map(|a| Endpoint {
-                network: a.network.clone(),
-                internal: a.internal,
-                gw_priority: a.gw_priority,
+            .map(|a| {
+                Endpoint::new(a.network.clone(), a.internal)
+                    .priority(a.gw_priority)
+                    .ipv6(a.ipv6)
             })
             .collect();
         Sim {
@@ -103,17 +103,23 @@ impl Sim {
         }
     }
 
-    /// Adds an endpoint and returns how the default route changes.
+    /// Adds an endpoint and returns how the default routes change.
     fn connect(&mut self, ep: Endpoint, obs: &Observed) -> RouteChange {
         let api = obs.engine.api;
-        let before = default_route_holder(&self.endpoints, api).map(|h| h.network);
+        let before = default_routes(&self.endpoints, api);
         self.endpoints.push(ep);
-        let after = default_route_holder(&self.endpoints, api);
+        let after = default_routes(&self.endpoints, api);
+        let ipv6 = self.endpoints.iter().any(|e| e.ipv6).then(|| FamilyChange {
+            before: before.v6.map(|h| h.network),
+            after: after.v6.as_ref().map(|h| h.network.clone()),
+            reason: after.v6.as_ref().map(|h| h.reason),
+        });
         RouteChange {
             container: self.container.clone(),
-            before,
-            after: after.as_ref().map(|h| h.network.clone()),
-            reason: after.map(|h| h.reason),
+            before: before.v4.map(|h| h.network),
+            after: after.v4.as_ref().map(|h| h.network.clone()),
+            reason: after.v4.map(|h| h.reason),
+            ipv6,
         }
     }
 }
@@ -157,8 +163,15 @@ impl Builder<'_> {
         self.obs.engine.api.has_gw_priority().then_some(p)
     }
 
-    /// Create or reuse one of the app/stage's own networks; returns whether it is internal.
-    fn ensure_network(&mut self, lookup: &NetworkLookup, internal: bool) -> bool {
+    /// Create or reuse one of the app/stage's own networks, dual-stack when `ipv6` is given
+    /// (with the subnet from the spec, if any); returns whether it is internal and whether it
+    /// has IPv6.
+    fn ensure_network(
+        &mut self,
+        lookup: &NetworkLookup,
+        internal: bool,
+        ipv6: Option<Option<&String>>,
+    ) -> (bool, bool) {
         let name = lookup.name().to_string();
         match lookup {
             NetworkLookup::Missing { .. } => {
@@ -167,9 +180,11 @@ impl Builder<'_> {
                     Action::CreateNetwork {
                         network: name.clone(),
                         internal,
+                        ipv6: ipv6.is_some(),
+                        ipv6_subnet: ipv6.flatten().cloned(),
                     },
                 );
-                internal
+                (internal, ipv6.is_some())
             }
             NetworkLookup::Found(n) => {
                 if !n.managed {
@@ -189,7 +204,7 @@ impl Builder<'_> {
                         internal: n.internal,
                     },
                 );
-                n.internal
+                (n.internal, n.ipv6)
             }
             NetworkLookup::Ambiguous { matches, .. } => {
                 let ids: Vec<&str> = matches.iter().map(|m| short(&m.id)).collect();
@@ -213,7 +228,7 @@ impl Builder<'_> {
                         internal: first.internal,
                     },
                 );
-                first.internal
+                (first.internal, first.ipv6)
             }
         }
     }
@@ -327,7 +342,7 @@ pub fn plan(deploy: &Deploy, obs: &Observed, opts: &PlanOptions) -> Result<Plan,
     let (new, image, mut sim) = match target {
         None => {
             let new = names::container_name(app, stage, &opts.suffix);
-            let sim = new_release(&mut b, deploy, opts, &new, nets.back_internal);
+            let sim = new_release(&mut b, deploy, opts, &new, &nets);
             (new, opts.image.clone(), sim)
         }
         Some(c) => {
@@ -453,7 +468,9 @@ struct Nets {
     front: String,
     back: String,
     back_internal: bool,
+    back_ipv6: bool,
     front_internal: bool,
+    front_ipv6: bool,
     proxy: Option<String>,
 }
 
@@ -463,8 +480,14 @@ fn networks_and_proxy(b: &mut Builder<'_>, deploy: &Deploy) -> Nets {
     let (app, stage) = (deploy.app.as_str(), deploy.stage.as_str());
     let front = names::front_network(app, stage);
     let back = names::back_network(app, stage);
-    let back_internal = b.ensure_network(&obs.back, false);
-    let front_internal = b.ensure_network(&obs.front, deploy.front_internal);
+    let v6 = deploy.ipv6.as_ref();
+    let (back_internal, back_ipv6) =
+        b.ensure_network(&obs.back, false, v6.map(|v| v.back.as_ref()));
+    let (front_internal, front_ipv6) = b.ensure_network(
+        &obs.front,
+        deploy.front_internal,
+        v6.map(|v| v.front.as_ref()),
+    );
     if let (true, Some(f)) = (deploy.front_internal, obs.front.found()) {
         if !f.internal {
             b.warn(
@@ -498,7 +521,7 @@ fn networks_and_proxy(b: &mut Builder<'_>, deploy: &Deploy) -> Nets {
             if !p.attachments.iter().any(|a| a.network == front) {
                 let mut sim = Sim::from_attachments(name, &p.attachments);
                 let change = sim.connect(
-                    Endpoint { network: front.clone(), internal: front_internal, gw_priority: priority::FRONT },
+                    Endpoint::new(front.clone(), front_internal).priority(priority::FRONT).ipv6(front_ipv6),
                     obs,
                 );
                 b.route_warning(
@@ -511,6 +534,7 @@ fn networks_and_proxy(b: &mut Builder<'_>, deploy: &Deploy) -> Nets {
                     ),
                 );
                 let expect = change.before.clone();
+                let expect_v6 = change.ipv6.as_ref().and_then(|c| c.before.clone());
                 b.step(
                     name,
                     Action::ConnectNetwork {
@@ -520,7 +544,7 @@ fn networks_and_proxy(b: &mut Builder<'_>, deploy: &Deploy) -> Nets {
                         route: change,
                     },
                 );
-                b.step(name, Action::CheckRoute { container: name.clone(), expect });
+                b.step(name, Action::CheckRoute { container: name.clone(), expect, expect_v6 });
             }
         }
         (ProxyLookup::Missing { .. }, Some(name)) => b.warn(
@@ -533,7 +557,9 @@ fn networks_and_proxy(b: &mut Builder<'_>, deploy: &Deploy) -> Nets {
         front,
         back,
         back_internal,
+        back_ipv6,
         front_internal,
+        front_ipv6,
         proxy,
     }
 }
@@ -545,7 +571,7 @@ fn new_release(
     deploy: &Deploy,
     opts: &PlanOptions,
     new: &str,
-    back_internal: bool,
+    nets: &Nets,
 ) -> Sim {
     let obs = b.obs;
     let back = names::back_network(&deploy.app, &deploy.stage);
@@ -600,15 +626,15 @@ fn new_release(
     );
     let mut sim = Sim {
         container: new.to_string(),
-        endpoints: vec![Endpoint {
-            network: back.clone(),
-            internal: back_internal,
-            gw_priority: priority::BACK,
-        }],
+        endpoints: vec![
+            Endpoint::new(back.clone(), nets.back_internal)
+                .priority(priority::BACK)
+                .ipv6(nets.back_ipv6),
+        ],
     };
     for (name, lookup) in deploy.networks.iter().zip(&obs.extras) {
-        let internal = match lookup {
-            NetworkLookup::Found(n) => n.internal,
+        let (internal, ipv6) = match lookup {
+            NetworkLookup::Found(n) => (n.internal, n.ipv6),
             NetworkLookup::Ambiguous { matches, .. } => {
                 b.warn(
                     WarningCode::DuplicateNetwork,
@@ -618,31 +644,38 @@ fn new_release(
                         matches.len()
                     ),
                 );
-                matches.first().is_some_and(|m| m.internal)
+                matches
+                    .first()
+                    .map_or((false, false), |m| (m.internal, m.ipv6))
             }
             NetworkLookup::Missing { .. } => {
                 b.warn(
                     WarningCode::NetworkMissing,
                     format!("network {name} (listed in networks:) does not exist; create it or remove it from the spec."),
                 );
-                false
+                (false, false)
             }
         };
         let change = sim.connect(
-            Endpoint {
-                network: name.clone(),
-                internal,
-                gw_priority: priority::EXTRA,
-            },
+            Endpoint::new(name.clone(), internal)
+                .priority(priority::EXTRA)
+                .ipv6(ipv6),
             obs,
         );
         b.route_warning(
             &change,
             name,
-            &format!(
-                "`up` would stop with exit 5. Fix: rename the network so that it sorts after {back}, create it \
-                 --internal, or use Engine 28+ where bgdeploy sends GwPriority."
-            ),
+            &if change.reason == Some(crate::route::RouteReason::DualStack) {
+                format!(
+                    "`up` would stop with exit 5. Fix: make {back} dual-stack too (`ipv6: true`), so that \
+                     bgdeploy's GwPriority decides, or attach {name} without IPv6, or create it --internal."
+                )
+            } else {
+                format!(
+                    "`up` would stop with exit 5. Fix: rename the network so that it sorts after {back}, create it \
+                     --internal, or use Engine 28+ where bgdeploy sends GwPriority."
+                )
+            },
         );
         b.step(
             new,
@@ -665,7 +698,8 @@ fn new_release(
             new,
             Action::CheckRoute {
                 container: new.to_string(),
-                expect: Some(back),
+                expect: Some(back.clone()),
+                expect_v6: nets.back_ipv6.then_some(back),
             },
         );
     }
@@ -698,11 +732,9 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
     b.enter(RunPhase::Switch);
     if !sim.endpoints.iter().any(|e| &e.network == front) {
         let change = sim.connect(
-            Endpoint {
-                network: front.clone(),
-                internal: nets.front_internal,
-                gw_priority: priority::FRONT,
-            },
+            Endpoint::new(front.clone(), nets.front_internal)
+                .priority(priority::FRONT)
+                .ipv6(nets.front_ipv6),
             obs,
         );
         b.route_warning(
@@ -725,6 +757,7 @@ fn switch(b: &mut Builder<'_>, deploy: &Deploy, nets: &Nets, new: &str, sim: &mu
         Action::CheckRoute {
             container: new.to_string(),
             expect: Some(nets.back.clone()),
+            expect_v6: nets.back_ipv6.then(|| nets.back.clone()),
         },
     );
 

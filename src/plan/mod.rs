@@ -8,7 +8,7 @@ mod warning;
 
 pub use build::{Mode, PlanError, PlanOptions, Pull, plan};
 pub use predict::{Prediction, blocking, predict};
-pub use step::{Action, ProxyPhase, RouteChange, RunPhase, Step};
+pub use step::{Action, FamilyChange, ProxyPhase, RouteChange, RunPhase, Step};
 pub use warning::{Warning, WarningCode};
 
 use serde::Serialize;

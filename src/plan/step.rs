@@ -93,12 +93,42 @@ pub struct RouteChange {
     pub after: Option<String>,
     /// Why `after` holds it.
     pub reason: Option<RouteReason>,
+    /// The same for the IPv6 default route; absent when none of the container's networks
+    /// has IPv6.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<FamilyChange>,
+}
+
+/// The predicted IPv6 default route around a network change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FamilyChange {
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: Option<RouteReason>,
 }
 
 impl RouteChange {
-    /// A route that existed and would land elsewhere. Gaining a first route is not a move.
+    /// A route that existed and would land elsewhere, in either family. Gaining a first
+    /// route is not a move.
     pub fn moves(&self) -> bool {
-        self.before.is_some() && self.before != self.after
+        let v6 = self
+            .ipv6
+            .as_ref()
+            .is_some_and(|c| c.before.is_some() && c.before != c.after);
+        (self.before.is_some() && self.before != self.after) || v6
+    }
+}
+
+/// A reason in a few words, for the plan's human form.
+fn rule(reason: Option<RouteReason>) -> &'static str {
+    match reason {
+        None => "",
+        Some(RouteReason::Only) => " (its only network)",
+        Some(RouteReason::Internal) => " (internal networks last)",
+        Some(RouteReason::Priority) => " (GwPriority)",
+        Some(RouteReason::NameOrder) => " (name order)",
+        Some(RouteReason::DualStack) => " (dual-stack first)",
+        Some(RouteReason::GwBridge) => " (docker_gwbridge last)",
     }
 }
 
@@ -114,6 +144,12 @@ pub enum Action {
     CreateNetwork {
         network: String,
         internal: bool,
+        /// Dual-stack (`ipv6:` in the spec).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        ipv6: bool,
+        /// The IPv6 subnet given in the spec; none: the engine's pool.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ipv6_subnet: Option<String>,
     },
     /// Use a network that already exists.
     ReuseNetwork {
@@ -178,6 +214,10 @@ pub enum Action {
     CheckRoute {
         container: String,
         expect: Option<String>,
+        /// Where the IPv6 default route must be; absent: only that an IPv6 route, if there
+        /// is one, is on `expect` too.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expect_v6: Option<String>,
     },
     /// Tell the proxy to route to (`add`) or away from (`remove`) a container.
     ProxySwitch {
@@ -235,13 +275,23 @@ impl std::fmt::Display for Action {
                 }
                 Ok(())
             }
-            Action::CreateNetwork { network, internal } => {
+            Action::CreateNetwork {
+                network,
+                internal,
+                ipv6,
+                ipv6_subnet,
+            } => {
                 let kind = if *internal {
                     "internal bridge"
                 } else {
                     "bridge"
                 };
-                write!(f, "create network {network} ({kind})")
+                let family = match (ipv6, ipv6_subnet) {
+                    (false, _) => String::new(),
+                    (true, Some(subnet)) => format!(", dual-stack, IPv6 {subnet}"),
+                    (true, None) => ", dual-stack, IPv6 from the engine's pool".to_string(),
+                };
+                write!(f, "create network {network} ({kind}{family})")
             }
             Action::ReuseNetwork {
                 network, internal, ..
@@ -291,12 +341,23 @@ impl std::fmt::Display for Action {
                 ..
             } => {
                 write!(f, "connect {container} to {network}; ")?;
+                let why = rule(route.reason);
                 match (&route.before, &route.after) {
-                    (_, None) => write!(f, "no default route"),
-                    (Some(b), Some(a)) if b == a => write!(f, "default route stays on {a}"),
-                    (Some(b), Some(a)) => write!(f, "DEFAULT ROUTE MOVES from {b} to {a}"),
-                    (None, Some(a)) => write!(f, "default route on {a}"),
+                    (_, None) => write!(f, "no default route")?,
+                    (Some(b), Some(a)) if b == a => write!(f, "default route stays on {a}{why}")?,
+                    (Some(b), Some(a)) => write!(f, "DEFAULT ROUTE MOVES from {b} to {a}{why}")?,
+                    (None, Some(a)) => write!(f, "default route on {a}{why}")?,
                 }
+                if let Some(v6) = &route.ipv6 {
+                    let why = rule(v6.reason);
+                    match (&v6.before, &v6.after) {
+                        (_, None) => write!(f, "; no IPv6 default route")?,
+                        (Some(b), Some(a)) if b == a => write!(f, "; IPv6 stays on {a}{why}")?,
+                        (Some(b), Some(a)) => write!(f, "; IPv6 ROUTE MOVES from {b} to {a}{why}")?,
+                        (None, Some(a)) => write!(f, "; IPv6 on {a}{why}")?,
+                    }
+                }
+                Ok(())
             }
             Action::StartContainer { container } => write!(f, "start {container}"),
             Action::WaitHealthy {
@@ -322,9 +383,23 @@ impl std::fmt::Display for Action {
                 command.join(" "),
                 dur(*timeout_secs)
             ),
-            Action::CheckRoute { container, expect } => match expect {
-                Some(net) => write!(f, "check that {container}'s default route is on {net}"),
-                None => write!(f, "check that {container} has no default route"),
+            Action::CheckRoute {
+                container,
+                expect,
+                expect_v6,
+            } => match (expect, expect_v6) {
+                (Some(net), Some(v6)) if net == v6 => write!(
+                    f,
+                    "check that {container}'s IPv4 and IPv6 default routes are on {net}"
+                ),
+                (Some(net), Some(v6)) => write!(
+                    f,
+                    "check that {container}'s default route is on {net}, its IPv6 one on {v6}"
+                ),
+                (Some(net), None) => {
+                    write!(f, "check that {container}'s default route is on {net}")
+                }
+                (None, _) => write!(f, "check that {container} has no default route"),
             },
             Action::ProxySwitch {
                 driver,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::observe::*;
 use crate::render;
+use crate::route::RouteReason;
 use crate::spec::{Deploy, Health, HealthCheck, Proxy, ProxyDriver, StatusRange};
 
 fn deploy() -> Deploy {
@@ -41,6 +42,7 @@ fn deploy() -> Deploy {
             verify: None,
         },
         front_internal: true,
+        ipv6: None,
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
@@ -55,6 +57,7 @@ fn net(name: &str, internal: bool, managed: bool) -> NetworkInfo {
         name: name.into(),
         driver: "bridge".into(),
         internal,
+        ipv6: false,
         managed,
         labels: BTreeMap::new(),
     }
@@ -65,6 +68,7 @@ fn att(network: &str, internal: bool) -> Attachment {
         network: network.into(),
         network_id: format!("id-{network}"),
         internal,
+        ipv6: false,
         gw_priority: 0,
         ip: None,
         gateway: None,
@@ -224,6 +228,106 @@ fn gw_priority_keeps_the_route_on_engine_28() {
             Some(priority::FRONT)
         ]
     );
+}
+
+/// The route changes the plan predicts, in step order, with the network attached.
+fn attaches(plan: &Plan) -> Vec<(String, RouteChange)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ConnectNetwork { network, route, .. } => Some((network.clone(), route.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// IPv6 `after` of a change.
+fn v6_after(change: &RouteChange) -> Option<&str> {
+    change.ipv6.as_ref().and_then(|v6| v6.after.as_deref())
+}
+
+#[test]
+fn ipv6_creates_dual_stack_networks_and_checks_both_routes() {
+    let mut d = deploy();
+    d.ipv6 = Some(crate::spec::Ipv6 {
+        back: Some("fd00:1::/64".into()),
+        front: None,
+    });
+    let plan = plan_ok(&d, &empty(51), &opts());
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let created: Vec<(bool, Option<String>)> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::CreateNetwork {
+                ipv6, ipv6_subnet, ..
+            } => Some((*ipv6, ipv6_subnet.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, [(true, Some("fd00:1::/64".into())), (true, None)]);
+    let last_check = plan.steps.iter().rev().find_map(|s| match &s.action {
+        Action::CheckRoute {
+            expect, expect_v6, ..
+        } => Some((expect.clone(), expect_v6.clone())),
+        _ => None,
+    });
+    let back = Some("BACK_shop_stage".to_string());
+    assert_eq!(last_check, Some((back.clone(), back.clone())));
+    let (_, release) = attaches(&plan).pop().expect("the release's FRONT attach");
+    assert_eq!(release.after, back);
+    assert_eq!(
+        v6_after(&release),
+        back.as_deref(),
+        "IPv6 predicted on BACK_ too"
+    );
+    let json = render::plan::json(&plan, &Prediction::success());
+    assert!(json.contains("\"ipv6_subnet\": \"fd00:1::/64\""), "{json}");
+    assert!(
+        plan.steps.iter().any(|s| s
+            .action
+            .to_string()
+            .contains("IPv4 and IPv6 default routes are on BACK_shop_stage")),
+        "{plan:#?}"
+    );
+}
+
+#[test]
+fn on_engine_28_a_dual_stack_extra_network_takes_both_routes_from_an_ipv4_only_back() {
+    let mut d = deploy();
+    d.networks = vec!["zz_dual".into()];
+    let mut obs = empty(51);
+    obs.extras = vec![NetworkLookup::Found(NetworkInfo {
+        ipv6: true,
+        ..net("zz_dual", false, false)
+    })];
+    let plan = plan_ok(&d, &obs, &opts());
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [WarningCode::RouteMoves]);
+    assert!(
+        plan.warnings[0].message.contains("dual-stack"),
+        "{}",
+        plan.warnings[0].message
+    );
+    let (_, extra) = attaches(&plan)
+        .into_iter()
+        .find(|a| a.0 == "zz_dual")
+        .expect("the attach");
+    assert_eq!(extra.after.as_deref(), Some("zz_dual"));
+    assert_eq!(extra.reason, Some(RouteReason::DualStack));
+    // With BACK_ dual-stack too (`ipv6: true`), the priority keeps both on BACK_.
+    d.ipv6 = Some(crate::spec::Ipv6::default());
+    let plan = plan_ok(&d, &obs, &opts());
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let (_, extra) = attaches(&plan)
+        .into_iter()
+        .find(|a| a.0 == "zz_dual")
+        .expect("the attach");
+    assert_eq!(
+        (extra.after.as_deref(), extra.reason),
+        (Some("BACK_shop_stage"), Some(RouteReason::Priority))
+    );
+    assert_eq!(v6_after(&extra), Some("BACK_shop_stage"));
 }
 
 #[test]

@@ -10,11 +10,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-pub use moved::{Family, RouteMoved, check, explain_move};
+pub use moved::{Family, RouteMoved, check, check_both, explain_move};
 pub use source::{Attempt, ProcFile, ProcNet, ProcNetError, ReadOptions, ReadSource};
 
-use super::{DefaultRoute, parse_ipv4_route_table, parse_ipv6_route_table};
-use crate::engine::{ContainerDetails, Engine};
+use super::{DefaultRoute, Endpoint, parse_ipv4_route_table, parse_ipv6_route_table};
+use crate::engine::{ContainerDetails, Engine, EngineApi};
 
 const IPV6_ROUTE: &str = "ipv6_route";
 
@@ -66,6 +66,28 @@ impl RouteReading {
             source,
         }
     }
+}
+
+/// Why `moved` happened, from the container's endpoints as the engine describes them now
+/// (each network inspected for its internal and IPv6 flags): the rule that decided and the
+/// fix, or why it cannot be told.
+pub async fn why_moved(engine: &dyn EngineApi, moved: &RouteMoved) -> String {
+    let details = match engine.inspect_container(&moved.container).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return "The container is gone, so why cannot be told.".to_string(),
+        Err(e) => return format!("Why cannot be told: {e}."),
+    };
+    let mut endpoints = Vec::new();
+    for e in &details.endpoints {
+        let network = engine.inspect_network(&e.network_id).await.ok().flatten();
+        let (internal, ipv6) = network.map_or((false, false), |n| (n.info.internal, n.info.ipv6));
+        endpoints.push(
+            Endpoint::new(e.network.clone(), internal)
+                .priority(e.gw_priority)
+                .ipv6(ipv6),
+        );
+    }
+    explain_move(moved, &endpoints, engine.info().api)
 }
 
 /// The default routes of a running container, through the first source that works (see

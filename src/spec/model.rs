@@ -38,6 +38,8 @@ pub struct Deploy {
     pub health: Health,
     pub proxy: Proxy,
     pub front_internal: bool,
+    /// `ipv6:` — `BACK_`/`FRONT_` are created dual-stack. `None`: IPv4 only.
+    pub ipv6: Option<Ipv6>,
     pub drain: Duration,
     pub stop_timeout: Duration,
     pub keep: u32,
@@ -45,6 +47,14 @@ pub struct Deploy {
     pub container: super::settings::ContainerSettings,
     /// `hooks`: commands run around the deploy (DESIGN.md §10).
     pub hooks: Hooks,
+}
+
+/// `ipv6:` — the IPv6 subnets of `BACK_` and `FRONT_`; `None` takes one from the engine's
+/// pools (Engine 20.10 has none: there they must be given).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ipv6 {
+    pub back: Option<String>,
+    pub front: Option<String>,
 }
 
 /// `hooks:` — what runs around a deploy. Every hook is optional.

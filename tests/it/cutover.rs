@@ -9,8 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::harness::engines::{OnEngine, kernel_routes};
 use crate::harness::{DEMO_V1, DEMO_V2, NGINX, TestEnv, docker, require_engine, require_images};
-use crate::up::{containers, live, serves};
+use crate::on_engines;
+use crate::up::{containers, containers_on, live, serves};
 
 /// A proxy container on `bridge`, as operators run it; returns (name, its bridge IP).
 pub fn proxy(env: &TestEnv) -> (String, String) {
@@ -206,40 +208,99 @@ async fn a_config_nginx_rejects_is_put_back_and_the_live_release_keeps_serving()
     assert_eq!(get(&ip, "shop.test", "/version").as_deref(), Some("v1"));
 }
 
-#[tokio::test]
-async fn a_non_internal_front_is_refused_and_the_proxy_is_unharmed() {
-    let Some(_engine) = require_engine().await else {
+on_engines!(
+    a_non_internal_front_next_to_a_proxy_on_bridge,
+    non_internal_front
+);
+
+/// A proxy on `bridge` and a `FRONT_` made by hand without `--internal` (`F` sorts before
+/// `b`). Engine 20.10: `plan` warns, `up` stops with exit 5 before the proxy is attached, the
+/// proxy's route and service are unharmed. Engine 28: bgdeploy attaches the proxy with the
+/// lowest GwPriority, so its route stays on `bridge` (the kernel says so) and the deploy
+/// goes through.
+async fn non_internal_front(engine: OnEngine) {
+    let Some(env) = engine.env().await else {
         return;
     };
-    require_images();
-    let env = TestEnv::new();
-    let (proxy, ip) = proxy(&env);
-    let route = proxy_route(&proxy);
+    let proxy = env.name("proxy");
+    env.container(&proxy).image(NGINX).run();
+    let health = [
+        "exec",
+        proxy.as_str(),
+        "wget",
+        "-qO-",
+        "http://127.0.0.1/__bgdeploy_proxy_health",
+    ];
+    let t = Instant::now();
+    while env.quiet_docker(&health).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the proxy never answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ip = env.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &proxy]);
     let (app, yaml) = nginx_spec(&env, &proxy, &ip, "");
-    // Made by hand without --internal: `F` sorts before `b`ridge.
-    env.network(&format!("FRONT_{app}_stage")).create();
-    env.bgdeploy()
+    // `verify` is sent from here: a test host's bridge is not reachable from here.
+    let yaml = match engine {
+        OnEngine::Machine20 => yaml,
+        OnEngine::Host28 => yaml
+            .lines()
+            .filter(|l| !l.contains("verify:"))
+            .map(|l| format!("{l}\n"))
+            .collect(),
+    };
+    let front = format!("FRONT_{app}_stage");
+    env.network(&front).create();
+    let route = kernel_routes(&env, &proxy);
+    assert_eq!(route[0].as_deref(), Some("bridge"));
+    let plan = env
+        .bgdeploy()
         .args(["plan", app.as_str(), "stage"])
         .spec(&yaml)
-        .run()
-        .assert_success()
-        .stdout_contains("[route_moves]");
-    up(&env, &yaml, &app, DEMO_V1)
-        .assert_code(5)
-        .stderr_contains(&format!("FRONT_{app}_stage"));
-    assert_eq!(proxy_route(&proxy), route);
-    let nets = docker(&[
+        .run();
+    plan.assert_success();
+    let run = up(&env, &yaml, &app, DEMO_V1);
+    let nets = env.docker(&[
         "inspect",
         "-f",
         "{{json .NetworkSettings.Networks}}",
         &proxy,
     ]);
-    assert!(!nets.contains("FRONT_"), "the proxy was attached: {nets}");
+    match engine {
+        OnEngine::Machine20 => {
+            plan.stdout_contains("[route_moves]");
+            run.assert_code(5).stderr_contains(&front);
+            assert!(!nets.contains("FRONT_"), "the proxy was attached: {nets}");
+            assert!(containers_on(&env, &app, false).is_empty());
+        }
+        OnEngine::Host28 => {
+            plan.output_lacks("[route_moves]").stdout_contains(&format!(
+                "connect {proxy} to {front}; default route stays on bridge (GwPriority)"
+            ));
+            run.assert_success();
+            assert!(nets.contains(&front), "the proxy is on {front}: {nets}");
+            let served = env.docker(&[
+                "exec",
+                &proxy,
+                "wget",
+                "-qO-",
+                "--header",
+                "Host: shop.test",
+                "http://127.0.0.1/version",
+            ]);
+            assert_eq!(served.trim(), "v1");
+        }
+    }
+    assert_eq!(
+        kernel_routes(&env, &proxy),
+        route,
+        "the proxy's default route moved"
+    );
     assert!(
-        get(&ip, "localhost", "/__bgdeploy_proxy_health").is_some(),
+        env.quiet_docker(&health).is_ok(),
         "the proxy stopped answering"
     );
-    assert!(containers(&app, false).is_empty());
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ mod ops;
 mod plan_check;
 mod proxy;
 mod remote;
-mod route;
+mod route_engines;
 mod route_read;
 mod settings;
 mod status;

@@ -43,6 +43,7 @@ fn deploy(app: &str, stage: &str, driver: ProxyDriver, networks: Vec<String>) ->
             verify: None,
         },
         front_internal: true,
+        ipv6: None,
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
@@ -70,6 +71,7 @@ fn network(id: &str, name: &str, internal: bool, labels: BTreeMap<String, String
         name: name.into(),
         driver: "bridge".into(),
         internal,
+        ipv6: false,
         managed: labels
             .get(names::LABEL_MANAGED)
             .is_some_and(|v| v == "true"),
@@ -88,6 +90,7 @@ fn cli_attachments(container: &str, internal: &[&str]) -> Vec<Attachment> {
             network: name.clone(),
             network_id: e["NetworkID"].as_str().expect("NetworkID").into(),
             internal: internal.contains(&name.as_str()),
+            ipv6: false,
             gw_priority: e["GwPriority"].as_i64().unwrap_or(0),
             ip: e["IPAddress"]
                 .as_str()

@@ -49,11 +49,11 @@ async fn endpoints(engine: &Engine, container: &str) -> Vec<Endpoint> {
             .await
             .expect("inspect")
             .expect("the network");
-        out.push(Endpoint {
-            network: e.network.clone(),
-            internal: n.info.internal,
-            gw_priority: e.gw_priority,
-        });
+        out.push(
+            Endpoint::new(e.network.clone(), n.info.internal)
+                .priority(e.gw_priority)
+                .ipv6(n.info.ipv6),
+        );
     }
     out
 }

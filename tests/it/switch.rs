@@ -2,17 +2,21 @@
 
 use std::time::Duration;
 
+use crate::harness::engines::OnEngine;
 use crate::harness::{DEMO_V1, DEMO_V2, TestEnv, require_engine, require_images};
-use crate::up::{containers, live, serves, spec, up};
+use crate::on_engines;
+use crate::up::{containers, containers_on, live, live_on, serves, serves_on, spec, up};
 
-#[tokio::test]
-async fn standby_then_cutover_then_rollback() {
-    let Some(_engine) = require_engine().await else {
+on_engines!(standby_then_cutover_then_rollback, standby_cutover_rollback);
+
+async fn standby_cutover_rollback(engine: OnEngine) {
+    let Some(env) = engine.env().await else {
         return;
     };
-    require_images();
-    let env = TestEnv::new();
     let (app, yaml) = spec(&env, DEMO_V1, "");
+    let containers = |app: &str, running| containers_on(&env, app, running);
+    let live = |app: &str| live_on(&env, app);
+    let serves = |_: &str, c: &str, version| serves_on(&env, c, version);
     up(&env, &yaml, &app, &[]).assert_success();
     let blue = live(&app);
 

@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::harness::engines::{OnEngine, kernel_routes};
 use crate::harness::{DEMO_V1, DEMO_V2, TestEnv, docker, require_engine, require_images, snapshot};
+use crate::on_engines;
 
 /// App `<prefix>shop`, stage `stage`, proxy driver none.
 pub fn spec(env: &TestEnv, image: &str, extra: &str) -> (String, String) {
@@ -16,8 +18,17 @@ pub fn spec(env: &TestEnv, image: &str, extra: &str) -> (String, String) {
     (app, yaml)
 }
 
-/// Names of the app's release containers (not the lock), by state.
+/// Names of the app's release containers (not the lock), by state, on the machine's engine.
 pub fn containers(app: &str, running_only: bool) -> Vec<String> {
+    list_releases(&docker, app, running_only)
+}
+
+/// `containers` on `env`'s engine (the machine's or a test host's).
+pub fn containers_on(env: &TestEnv, app: &str, running_only: bool) -> Vec<String> {
+    list_releases(&|args: &[&str]| env.docker(args), app, running_only)
+}
+
+fn list_releases(docker: &dyn Fn(&[&str]) -> String, app: &str, running_only: bool) -> Vec<String> {
     let mut args = vec![
         "ps".to_string(),
         "-a".into(),
@@ -39,13 +50,36 @@ pub fn containers(app: &str, running_only: bool) -> Vec<String> {
 
 /// The running containers attached to FRONT_<app>_stage.
 pub fn live(app: &str) -> Vec<String> {
+    live_releases(&docker, app)
+}
+
+/// `live` on `env`'s engine.
+pub fn live_on(env: &TestEnv, app: &str) -> Vec<String> {
+    live_releases(&|args: &[&str]| env.docker(args), app)
+}
+
+fn live_releases(docker: &dyn Fn(&[&str]) -> String, app: &str) -> Vec<String> {
     let front = format!("FRONT_{app}_stage");
-    containers(app, true)
+    list_releases(docker, app, true)
         .into_iter()
         .filter(|c| {
             docker(&["inspect", "-f", "{{json .NetworkSettings.Networks}}", c]).contains(&front)
         })
         .collect()
+}
+
+/// Whether `container` answers `/version` with `version`, asked from inside it (busybox
+/// `wget` in the demo image): works on every engine, also where nothing routes from here
+/// to its networks (a test host).
+pub fn serves_on(env: &TestEnv, container: &str, version: &str) -> bool {
+    env.quiet_docker(&[
+        "exec",
+        container,
+        "wget",
+        "-qO-",
+        "http://127.0.0.1:8080/version",
+    ])
+    .is_ok_and(|body| body.trim() == version)
 }
 
 pub fn back_ip(app: &str, container: &str) -> String {
@@ -83,14 +117,19 @@ pub fn up(env: &TestEnv, yaml: &str, app: &str, extra: &[&str]) -> crate::harnes
         .run()
 }
 
-#[tokio::test]
-async fn deploys_replace_each_other_and_keep_is_honoured() {
-    let Some(_engine) = require_engine().await else {
+on_engines!(
+    deploys_replace_each_other_and_keep_is_honoured,
+    replace_and_keep
+);
+
+async fn replace_and_keep(engine: OnEngine) {
+    let Some(env) = engine.env().await else {
         return;
     };
-    require_images();
-    let env = TestEnv::new();
     let (app, yaml) = spec(&env, DEMO_V1, "");
+    let containers = |app: &str, running| containers_on(&env, app, running);
+    let live = |app: &str| live_on(&env, app);
+    let serves = |_: &str, c: &str, version| serves_on(&env, c, version);
 
     let first = up(&env, &yaml, &app, &[]);
     first
@@ -133,14 +172,19 @@ async fn deploys_replace_each_other_and_keep_is_honoured() {
     assert!(now.contains(&green[0]));
 }
 
-#[tokio::test]
-async fn a_release_that_never_gets_healthy_leaves_the_live_one_serving() {
-    let Some(_engine) = require_engine().await else {
+on_engines!(
+    a_release_that_never_gets_healthy_leaves_the_live_one_serving,
+    never_healthy
+);
+
+async fn never_healthy(engine: OnEngine) {
+    let Some(env) = engine.env().await else {
         return;
     };
-    require_images();
-    let env = TestEnv::new();
     let (app, yaml) = spec(&env, DEMO_V1, "");
+    let containers = |app: &str, running| containers_on(&env, app, running);
+    let live = |app: &str| live_on(&env, app);
+    let serves = |_: &str, c: &str, version| serves_on(&env, c, version);
     up(&env, &yaml, &app, &[]).assert_success();
     let before = live(&app);
 
@@ -160,16 +204,20 @@ async fn a_release_that_never_gets_healthy_leaves_the_live_one_serving() {
     );
 }
 
-#[tokio::test]
-async fn an_extra_network_that_takes_the_route_is_refused_with_exit_5() {
-    let Some(_engine) = require_engine().await else {
+on_engines!(an_extra_network_sorting_before_back, extra_network_first);
+
+/// `networks: [AAA_…]` sorts before `BACK_`. Engine 20.10: `plan` warns (reason: name
+/// order), `up` stops with exit 5 naming the network and the rule, and the live release is
+/// untouched. Engine 28: bgdeploy's GwPriority keeps the route on `BACK_` — `plan` says so
+/// (reason: priority), `up` succeeds, and the kernel agrees.
+async fn extra_network_first(engine: OnEngine) {
+    let Some(env) = engine.env().await else {
         return;
     };
-    require_images();
-    let env = TestEnv::new();
     let (app, yaml) = spec(&env, DEMO_V1, "");
     up(&env, &yaml, &app, &[]).assert_success();
-    let before = live(&app);
+    let before = live_on(&env, &app);
+    let back = format!("BACK_{app}_stage");
 
     let early = format!("AAA_{}", env.name("redis"));
     env.network(&early).create();
@@ -177,21 +225,87 @@ async fn an_extra_network_that_takes_the_route_is_refused_with_exit_5() {
         "    drain:",
         &format!("    networks: [{early}]\n    drain:"),
     );
-    env.bgdeploy()
-        .args(["plan", app.as_str(), "stage"])
+    let plan = env
+        .bgdeploy()
+        .args(["plan", app.as_str(), "stage", "--output", "json"])
         .spec(&with_extra)
-        .run()
-        .assert_success()
-        .stdout_contains("[route_moves]");
+        .run();
+    plan.assert_success();
+    let plan = plan.json();
+    let attach = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["action"] == "connect_network" && s["network"] == early.as_str())
+        .expect("the extra network's attach")
+        .clone();
     let run = up(&env, &with_extra, &app, &["--image", DEMO_V2]);
-    run.assert_code(5).stderr_contains(&early);
-    assert_eq!(live(&app), before);
-    assert!(serves(&app, &before[0], "v1"));
-    assert_eq!(
-        containers(&app, false),
-        before,
-        "nothing of the refused release is left"
-    );
+    match engine {
+        OnEngine::Machine20 => {
+            assert_eq!(attach["route"]["after"], early.as_str(), "{attach}");
+            assert_eq!(attach["route"]["reason"], "name_order", "{attach}");
+            assert_eq!(plan["warnings"][0]["code"], "route_moves", "{plan}");
+            run.assert_code(5)
+                .stderr_contains(&early)
+                .stderr_contains("sorts first (byte-wise)");
+            assert_eq!(live_on(&env, &app), before);
+            assert!(serves_on(&env, &before[0], "v1"));
+            assert_eq!(
+                containers_on(&env, &app, false),
+                before,
+                "nothing of the refused release is left"
+            );
+        }
+        OnEngine::Host28 => {
+            assert_eq!(attach["route"]["after"], back.as_str(), "{attach}");
+            assert_eq!(attach["route"]["reason"], "priority", "{attach}");
+            assert_eq!(attach["gw_priority"], 0, "{attach}");
+            assert!(
+                plan["warnings"].as_array().is_none_or(Vec::is_empty),
+                "{plan}"
+            );
+            run.assert_success();
+            let now = live_on(&env, &app);
+            assert_eq!(now.len(), 1, "{now:?}");
+            assert!(serves_on(&env, &now[0], "v2"));
+            assert_eq!(
+                kernel_routes(&env, &now[0])[0].as_deref(),
+                Some(back.as_str())
+            );
+            // A one-off of the release joins the same networks with the same priorities: its
+            // route is on BACK_ too (its own table, read inside it).
+            let table = env
+                .bgdeploy()
+                .args([
+                    "exec",
+                    app.as_str(),
+                    "stage",
+                    "--one-off",
+                    "--",
+                    "cat",
+                    "/proc/net/route",
+                ])
+                .spec(&with_extra)
+                .timeout(Duration::from_secs(60))
+                .run();
+            table.assert_success();
+            let gateway = bgdeploy::route::parse_ipv4_route_table(&table.stdout)
+                .map(|r| r.gateway.to_string());
+            let back_gateway = env.docker(&[
+                "network",
+                "inspect",
+                "-f",
+                "{{(index .IPAM.Config 0).Gateway}}",
+                &back,
+            ]);
+            assert_eq!(
+                gateway.as_deref(),
+                Some(back_gateway.as_str()),
+                "{}",
+                table.stdout
+            );
+        }
+    }
 }
 
 /// Waits until a second release container is running (the deploy is in its health wait).

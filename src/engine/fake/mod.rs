@@ -267,10 +267,12 @@ impl EngineApi for FakeEngine {
         }))
     }
 
-    fn create_network<'a>(
+    /// IPv6 is not modelled: the matrix's networks are IPv4 only.
+    fn create_network_with<'a>(
         &'a self,
         name: &'a str,
         internal: bool,
+        _ipv6: Option<Option<&'a str>>,
         labels: &'a [(String, String)],
     ) -> Answer<'a, String> {
         ready(self.op("create_network", name, |w| {

@@ -30,6 +30,7 @@ impl Net {
             name: self.name.clone(),
             driver: "bridge".into(),
             internal: self.internal,
+            ipv6: false,
             managed: self
                 .labels
                 .get(crate::names::LABEL_MANAGED)

@@ -29,6 +29,7 @@ pub(super) fn reading(
             network: e.network.clone(),
             internal: w.networks.get(&e.network).is_some_and(|n| n.internal),
             gw_priority: e.gw_priority,
+            ipv6: false,
         })
         .collect();
     // An internal network gives no default route at all.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::RouteReading;
 use crate::observe::ApiVersion;
-use crate::route::{Endpoint, RouteReason, default_route_holder};
+use crate::route::{Endpoint, RouteReason, default_routes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Family {
@@ -79,6 +79,35 @@ pub fn check(reading: &RouteReading, expect: Option<&str>) -> Result<(), RouteMo
     Ok(())
 }
 
+/// `check`, and then the IPv6 default route strictly where `expect_v6` says: a dual-stack
+/// `BACK_` must hold it too (`None` leaves `check`'s rule: an IPv6 route, if any, on `expect`).
+pub fn check_both(
+    reading: &RouteReading,
+    expect: Option<&str>,
+    expect_v6: Option<&str>,
+) -> Result<(), RouteMoved> {
+    let Some(expect_v6) = expect_v6 else {
+        return check(reading, expect);
+    };
+    let v6 = reading.v6.as_ref();
+    let v4_only = RouteReading {
+        v6: None,
+        ..reading.clone()
+    };
+    check(&v4_only, expect)?;
+    if reading.v6_network.as_deref() == Some(expect_v6) && v6.is_some() {
+        return Ok(());
+    }
+    Err(RouteMoved {
+        container: reading.container.clone(),
+        family: Family::V6,
+        expected: Some(expect_v6.to_string()),
+        actual: reading.v6_network.clone(),
+        iface: v6.map(|r| r.iface.clone()),
+        gateway: v6.map(|r| IpAddr::V6(r.gateway)),
+    })
+}
+
 impl RouteMoved {
     fn describe(&self) -> String {
         let (c, family) = (&self.container, self.family);
@@ -107,7 +136,11 @@ impl RouteMoved {
 /// Why the route went where it did and how to fix it, from the container's endpoints as the
 /// engine describes them (with each network's internal flag).
 pub fn explain_move(moved: &RouteMoved, endpoints: &[Endpoint], api: ApiVersion) -> String {
-    let predicted = default_route_holder(endpoints, api);
+    let routes = default_routes(endpoints, api);
+    let predicted = match moved.family {
+        Family::V4 => routes.v4,
+        Family::V6 => routes.v6,
+    };
     let Some(actual) = moved.actual.as_deref() else {
         return explain_missing(moved, predicted.map(|h| h.network), endpoints);
     };
@@ -182,6 +215,15 @@ fn fix(
         RouteReason::Priority => format!(
             "Fix: give `{expected}` a higher GwPriority than `{actual}`, or make `{actual}` \
              internal."
+        ),
+        RouteReason::DualStack => format!(
+            "Fix: give `{expected}` IPv6 as well (bgdeploy: `ipv6: true`), so that it is \
+             dual-stack too and its GwPriority decides, or attach `{actual}` without IPv6, or \
+             make `{actual}` internal."
+        ),
+        RouteReason::GwBridge => format!(
+            "Fix: attach `{expected}` as a non-internal network with a gateway, or make \
+             `{actual}` internal."
         ),
         RouteReason::Only | RouteReason::Internal => format!(
             "`{expected}` was not in the running{}. Fix: attach `{expected}` as a non-internal \

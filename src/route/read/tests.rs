@@ -200,3 +200,44 @@ fn an_ipv6_route_elsewhere_is_a_move() {
     assert_eq!(moved.family, Family::V6);
     assert!(moved.to_string().contains("IPv6"), "{moved}");
 }
+
+#[test]
+fn check_both_wants_the_ipv6_route_where_the_plan_put_it() {
+    let dual = container(vec![ep("BACK_x", "172.21.0.2", "172.21.0.1")]);
+    let with_v6 =
+        RouteReading::from_tables(&dual, V6_ROUTE, Some(V6_IPV6_ROUTE), ReadSource::HostProc);
+    assert_eq!(check_both(&with_v6, Some("BACK_x"), Some("BACK_x")), Ok(()));
+    // The same container without an IPv6 default route: lenient `check` accepts it, the
+    // dual-stack check does not.
+    let no_v6 = RouteReading::from_tables(&dual, V6_ROUTE, None, ReadSource::HostProc);
+    assert_eq!(check(&no_v6, Some("BACK_x")), Ok(()));
+    let missing = check_both(&no_v6, Some("BACK_x"), Some("BACK_x")).expect_err("no IPv6");
+    assert_eq!(missing.family, Family::V6);
+    assert_eq!(
+        missing.to_string(),
+        "container `shop_stage_1` has no IPv6 default route, but it should go through `BACK_x`"
+    );
+}
+
+#[test]
+fn explains_a_move_by_priority_on_engine_28() {
+    let moved = RouteMoved {
+        container: "c".into(),
+        family: Family::V4,
+        expected: Some("a_net".into()),
+        actual: Some("z_net".into()),
+        iface: Some("eth1".into()),
+        gateway: Some("172.21.0.1".parse().expect("literal")),
+    };
+    let eps = [
+        Endpoint::new("a_net", false),
+        Endpoint::new("z_net", false).priority(10),
+    ];
+    let new = ApiVersion {
+        major: 1,
+        minor: 51,
+    };
+    let text = explain_move(&moved, &eps, new);
+    assert!(text.contains("it has the highest GwPriority"), "{text}");
+    assert!(text.contains("give `a_net` a higher GwPriority"), "{text}");
+}

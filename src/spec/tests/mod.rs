@@ -5,6 +5,7 @@ mod errors;
 mod example;
 mod hooks;
 mod hostile;
+mod ipv6;
 mod settings;
 mod stages;
 

@@ -20,7 +20,8 @@ use indexmap::IndexMap;
 
 use super::resolve::Resolve;
 use super::table::{At, blocks, entries, keys, replace};
-use super::{health, hooks, leaf, proxy, read, settings, units};
+use super::{health, hooks, ipv6, leaf, proxy, read, settings, units};
+use crate::spec::model::Ipv6;
 use crate::spec::settings::{Bytes, Cpus, Device, Mount, Restart, Ulimit};
 
 keys! {
@@ -48,6 +49,8 @@ keys! {
             into proxy::apply;
         front_internal: bool, Both, replace, leaf::boolean,
             into |r, v| r.deploy.front_internal = v.value;
+        ipv6: Option<Ipv6>, Both, replace, ipv6::read,
+            into |r, v| r.deploy.ipv6 = v.value.clone();
         drain: Duration, Both, replace, |c, n, a| leaf::duration(c, n, a, false),
             into |r, v| r.deploy.drain = v.value;
         stop_timeout: Duration, Both, replace, |c, n, a| leaf::duration(c, n, a, false),

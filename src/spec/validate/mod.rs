@@ -9,6 +9,7 @@
 mod check;
 mod health;
 mod hooks;
+mod ipv6;
 mod keys;
 mod leaf;
 mod proxy;

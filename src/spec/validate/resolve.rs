@@ -121,6 +121,7 @@ fn defaults(app: &str, stage: &str) -> Deploy {
             verify: None,
         },
         front_internal: defaults::FRONT_INTERNAL,
+        ipv6: None,
         drain: defaults::DRAIN,
         stop_timeout: defaults::STOP_TIMEOUT,
         keep: defaults::KEEP,

@@ -55,7 +55,7 @@ impl TestEnv {
     }
 
     /// Like `docker`, without panicking: stdout, or what went wrong.
-    fn quiet_docker(&self, args: &[&str]) -> Result<String, String> {
+    pub fn quiet_docker(&self, args: &[&str]) -> Result<String, String> {
         let Some((host, _)) = self.target else {
             return quiet_docker(args);
         };
@@ -273,6 +273,15 @@ impl NetworkBuilder<'_> {
 
     pub fn labels(self, labels: &[(String, String)]) -> Self {
         labels.iter().fold(self, |b, (k, v)| b.label(k, v))
+    }
+
+    /// Dual-stack; the IPv6 subnet given, or from the engine's pool (Engine 27+ has one).
+    pub fn ipv6(mut self, subnet: Option<&str>) -> Self {
+        self.args.push("--ipv6".into());
+        if let Some(subnet) = subnet {
+            self.args.extend(["--subnet".into(), subnet.to_string()]);
+        }
+        self
     }
 
     /// Creates it; returns the network's full ID.

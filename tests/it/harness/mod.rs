@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod engines;
 pub mod env;
 pub mod testhost;
 

@@ -174,6 +174,7 @@ pub fn deploy(driver: ProxyDriver) -> Deploy {
             verify: None,
         },
         front_internal: true,
+        ipv6: None,
         drain: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(10),
         keep: 2,
