@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineApi, EngineError};
 
 pub const DIR: &str = "/state";
 pub const FILE: &str = "history.jsonl";
@@ -59,7 +59,7 @@ pub fn appended(old: &str, record: &Record) -> String {
 
 /// The history file's text as it is, read through the lock container (held by the caller);
 /// empty when there is no history yet.
-pub async fn read(engine: &Engine, lock_container: &str) -> Result<String, EngineError> {
+pub async fn read(engine: &dyn EngineApi, lock_container: &str) -> Result<String, EngineError> {
     let path = format!("{DIR}/{FILE}");
     let bytes = engine
         .get_file(lock_container, &path)
@@ -72,7 +72,7 @@ pub async fn read(engine: &Engine, lock_container: &str) -> Result<String, Engin
 /// the same `base`, so a run that writes its record twice (a success, then a failure found
 /// after it) leaves one record, the last.
 pub async fn write(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     lock_container: &str,
     base: &str,
     record: &Record,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 pub use holder::{Holder, owner, owner_is_gone};
 
-use crate::engine::{ContainerSpec, Engine, EngineError};
+use crate::engine::{ContainerSpec, EngineApi, EngineError};
 use crate::names;
 use crate::time::{now_epoch, since_epoch_rfc3339};
 use poll::{Attempt, poll};
@@ -77,7 +77,7 @@ pub struct LockGuard {
 
 impl LockGuard {
     /// Removes the lock container (by ID); the state volume stays.
-    pub async fn release(mut self, engine: &Engine) -> Result<(), LockError> {
+    pub async fn release(mut self, engine: &dyn EngineApi) -> Result<(), LockError> {
         engine.remove_container(&self.id, true).await?;
         self.released = true;
         tracing::debug!(lock = %self.name, "released the deploy lock");
@@ -99,7 +99,7 @@ impl Drop for LockGuard {
 /// Takes the lock of `app`/`stage`, waiting up to `wait` while someone else holds it;
 /// `on_wait` hears who, and how long this has waited, about every 250 ms.
 pub async fn acquire(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     app: &str,
     stage: &str,
     wait: Duration,
@@ -149,7 +149,7 @@ pub async fn acquire(
 
 /// Who holds the lock of `app`/`stage`, if anyone.
 pub async fn status(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     app: &str,
     stage: &str,
 ) -> Result<Option<Holder>, EngineError> {
@@ -159,7 +159,7 @@ pub async fn status(
 /// Removes the lock of `app`/`stage` whoever holds it (for a deploy that died holding it);
 /// returns who held it. Refuses a container of that name without bgdeploy's lock labels.
 pub async fn force_release(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     app: &str,
     stage: &str,
 ) -> Result<Option<Holder>, LockError> {
@@ -211,7 +211,7 @@ fn lock_spec(
 }
 
 async fn try_take(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     spec: &ContainerSpec,
 ) -> Result<Attempt<String, Holder>, EngineError> {
     for _ in 0..VANISHED_RETRIES {
@@ -232,7 +232,7 @@ async fn try_take(
     )))
 }
 
-async fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>, EngineError> {
+async fn read_holder(engine: &dyn EngineApi, name: &str) -> Result<Option<Holder>, EngineError> {
     Ok(engine
         .inspect_container(name)
         .await?

@@ -6,7 +6,7 @@
 use super::service::{self, DeployRequest};
 use super::{Globals, load};
 use crate::cli::OutputFormat;
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::error::{Error, exit};
 use crate::execute::{self, Cancel, DeployError, Executor, Job};
 use crate::observe;
@@ -218,9 +218,11 @@ impl Hooks<'_> {
     }
 }
 
-async fn run_plan(
+/// The run under the lock, shared with the executor's fault matrix (`execute::matrix`), which
+/// drives it over the in-memory engine.
+pub(crate) async fn run_plan(
     exec: &mut Executor<'_>,
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
     opts: &PlanOptions,
     first: &Plan,

@@ -3,7 +3,7 @@
 
 mod completions;
 mod confirm;
-mod deploy;
+pub(crate) mod deploy;
 mod doctor;
 mod down;
 mod exec;

@@ -1,6 +1,7 @@
 //! The engine: a thin, typed wrapper over bollard. Every call names what it touched in its
 //! error, and answers in bgdeploy's own types so the rest of the crate never sees bollard.
 
+mod api;
 mod archive;
 mod attach;
 mod connect;
@@ -10,6 +11,8 @@ pub mod context;
 mod error;
 mod events;
 mod exec;
+#[cfg(test)]
+pub mod fake;
 mod images;
 mod images_write;
 mod listing;
@@ -26,6 +29,7 @@ mod top;
 mod volumes;
 mod wait;
 
+pub use api::EngineApi;
 pub use archive::MAX_FILE_BYTES;
 pub use attach::{Frame, Input, Output, Session};
 pub use connect::{DEFAULT_HOST, DockerHost, Transport, connect, connect_to};

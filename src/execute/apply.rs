@@ -126,15 +126,9 @@ impl Executor<'_> {
                 let (id, ip) = self.back_address(container).await?;
                 let reporter = &mut *self.reporter;
                 let mut on_probe = |r: &health::ProbeReport| reporter.step_progress(&r.to_string());
-                if let Err(e) = health::wait_healthy(
-                    engine,
-                    &id,
-                    ip,
-                    deploy.port,
-                    &deploy.health,
-                    &mut on_probe,
-                )
-                .await
+                if let Err(e) = engine
+                    .wait_healthy(&id, ip, deploy.port, &deploy.health, &mut on_probe)
+                    .await
                 {
                     let report = health::failure_report(engine, &id, &e).await;
                     // The app's own log lines may print its environment.
@@ -157,12 +151,12 @@ impl Executor<'_> {
                 expect,
                 expect_v6,
             } => {
-                let reading = route::read_default_route(engine, container)
-                    .await
-                    .map_err(|e| DeployError::RouteUnreadable {
+                let reading = engine.read_default_route(container).await.map_err(|e| {
+                    DeployError::RouteUnreadable {
                         container: container.clone(),
                         reason: e.to_string(),
-                    })?;
+                    }
+                })?;
                 if let Err(moved) =
                     route::check_both(&reading, expect.as_deref(), expect_v6.as_deref())
                 {
@@ -183,6 +177,14 @@ impl Executor<'_> {
                 let changed = self.backend(container).await?;
                 let backends = vec![self.backend(&live).await?];
                 let remove = *phase == crate::plan::ProxyPhase::Remove;
+                // Where to route back to if this switch fails, read before anything changes: a
+                // failure to read it after the switch would leave the proxy on the new release.
+                let mut old = Vec::new();
+                if !remove {
+                    for name in self.old_live.clone() {
+                        old.push(self.backend(&name).await?);
+                    }
+                }
                 // Taking the old release out of the proxy is the plan's point of no return.
                 self.enter_phase(step);
                 let reporter = &mut *self.reporter;
@@ -201,10 +203,6 @@ impl Executor<'_> {
                 // command may have half-switched, so it is told to route back either way.
                 let half_done = proxy::driver(&deploy.proxy.driver).may_half_apply();
                 if !remove && (result.is_ok() || half_done) {
-                    let mut old = Vec::new();
-                    for name in self.old_live.clone() {
-                        old.push(self.backend(&name).await?);
-                    }
                     self.undo.push(Undo::ProxyBack {
                         changed: changed.clone(),
                         backends: old,
@@ -250,15 +248,15 @@ impl Executor<'_> {
                         waited.as_secs_f64()
                     ));
                 };
-                match drain::drain_watching(
-                    engine,
-                    container,
-                    *port,
-                    Duration::from_secs_f64(*max_secs),
-                    watch.as_ref(),
-                    &mut on_tick,
-                )
-                .await
+                match engine
+                    .drain(
+                        container,
+                        *port,
+                        Duration::from_secs_f64(*max_secs),
+                        watch.as_ref(),
+                        &mut on_tick,
+                    )
+                    .await
                 {
                     Ok(outcome) if !outcome.closed => self.reporter.note(&format!(
                         "{container} still had {} connection(s) after {:.1}s; stopping it anyway",

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use super::{DeployError, Executor};
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineApi, EngineError};
 use crate::history::Record;
 use crate::plan::{Action, Step};
 use crate::progress::StepStatus;
@@ -48,7 +48,7 @@ enum Done {
 }
 
 impl Work {
-    async fn run(&mut self, engine: &Engine) -> Done {
+    async fn run(&mut self, engine: &dyn EngineApi) -> Done {
         match self {
             Work::Stop { container, timeout } => {
                 Done::Engine(engine.stop_container(container, *timeout).await)

@@ -6,6 +6,8 @@ mod apply;
 mod cancel;
 mod error;
 mod group;
+#[cfg(test)]
+mod matrix;
 mod oneoff;
 mod record;
 pub mod release;
@@ -17,7 +19,7 @@ use serde_json::json;
 pub use cancel::Cancel;
 pub use error::DeployError;
 
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::lock::LockGuard;
 use crate::plan::{Action, Plan, RunPhase, Step};
 use crate::progress::{Reporter, StepStatus};
@@ -70,7 +72,7 @@ pub struct Job {
 }
 
 pub struct Executor<'a> {
-    engine: &'a Engine,
+    engine: &'a dyn EngineApi,
     deploy: &'a Deploy,
     secrets: &'a [(String, Secret)],
     reporter: &'a mut dyn Reporter,
@@ -117,7 +119,7 @@ fn interruptible(action: &Action) -> bool {
 
 impl<'a> Executor<'a> {
     pub fn new(
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
         deploy: &'a Deploy,
         secrets: &'a [(String, Secret)],
         reporter: &'a mut dyn Reporter,
@@ -224,7 +226,7 @@ impl<'a> Executor<'a> {
     /// Returns the error to report, which becomes `NeedsPerson` when undoing failed.
     pub async fn fail(&mut self, err: DeployError) -> DeployError {
         let err = if self.switched {
-            err
+            self.committed(err)
         } else {
             self.compensate(err).await
         };
@@ -232,6 +234,29 @@ impl<'a> Executor<'a> {
             .await;
         self.release().await;
         err
+    }
+
+    /// A failure after the switch: the new release is live and nothing is undone, so the exit
+    /// code must say that a person finishes the job (10), never that the deploy was rolled
+    /// back (1).
+    fn committed(&self, err: DeployError) -> DeployError {
+        if matches!(
+            err,
+            DeployError::AfterSwitch { .. } | DeployError::NeedsPerson { .. }
+        ) {
+            return err;
+        }
+        let (app, stage) = (&self.deploy.app, &self.deploy.stage);
+        DeployError::NeedsPerson {
+            original: format!(
+                "the new release is live, but the deploy failed after the switch: {err}"
+            ),
+            undo: "nothing was undone (the switch had happened)".into(),
+            todo: format!(
+                "retire the old release by hand (`docker stop`) if it still runs, then \
+                 `bgdeploy status {app} {stage}`"
+            ),
+        }
     }
 
     /// After success: the outcome (history and lock are steps of the plan).

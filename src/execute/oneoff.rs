@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{DeployError, Executor, Undo};
-use crate::engine::{Engine, EngineError, Frame};
+use crate::engine::{EngineApi, EngineError, Frame};
 use crate::plan::Step;
 use crate::secret;
 
@@ -100,7 +100,7 @@ impl Executor<'_> {
 
 /// Shows the one-off's output line by line as it comes, until it exits; returns its exit code.
 async fn watch(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     container: &str,
     show: &mut dyn FnMut(&str),
 ) -> Result<i64, EngineError> {
@@ -145,7 +145,7 @@ async fn watch(
 }
 
 /// The one-off's last lines; a failure to read them is said in their place.
-async fn last_lines(engine: &Engine, container: &str) -> String {
+async fn last_lines(engine: &dyn EngineApi, container: &str) -> String {
     match engine.logs_tail(container, LAST_LINES).await {
         Ok(text) => text,
         Err(e) => format!("(its output could not be read: {e})"),

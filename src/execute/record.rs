@@ -4,13 +4,13 @@
 //! record, the last.
 
 use super::Executor;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineApi, EngineError};
 use crate::history::{self, Record};
 
 /// Reads the history through `lock` (unless `base` already holds it) and writes it back with
 /// `record`; returns the text as read, for a later rewrite.
 pub(super) async fn write_record(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     lock: &str,
     base: Option<String>,
     record: &Record,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::HealthError;
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 
 /// Enough to show a stack trace's top or a "listening on 127.0.0.1" line.
 pub const LOG_LINES: u32 = 20;
@@ -17,7 +17,7 @@ const LOGS_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// The lines are the app's own output: the caller should redact secret values from the result
 /// before printing it.
-pub async fn failure_report(engine: &Engine, container: &str, err: &HealthError) -> String {
+pub async fn failure_report(engine: &dyn EngineApi, container: &str, err: &HealthError) -> String {
     // What the engine said, when it was the engine that failed (a lost connection, say).
     let mut text = crate::error::chain::lines(err, "", "\n  caused by: ");
     if matches!(err, HealthError::Engine(_)) {

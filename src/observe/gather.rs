@@ -6,13 +6,13 @@ use futures_util::future::try_join_all;
 
 use super::classify::{self, InternalFlags, NetFlags};
 use super::model::{NetworkInfo, Observed, ProxyLookup};
-use crate::engine::{ContainerDetails, ContainerEntry, Engine, EngineError, lookup_network};
+use crate::engine::{ContainerDetails, ContainerEntry, EngineApi, EngineError, lookup_network};
 use crate::names;
 use crate::spec::Deploy;
 
 /// The live state of `deploy`'s app/stage, and whether `image` is present. Changes nothing.
 pub async fn observe(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
     image: &str,
 ) -> Result<Observed, EngineError> {
@@ -40,7 +40,7 @@ pub struct StageTarget<'a> {
 
 /// Like `observe`, from names alone; `image_present` is false when no `image` is given.
 pub async fn observe_target(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     target: &StageTarget<'_>,
     image: Option<&str>,
 ) -> Result<Observed, EngineError> {
@@ -98,7 +98,7 @@ pub async fn observe_target(
 
 /// The app/stage's release containers, inspected; the lock and probes are not releases.
 async fn app_containers(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     app: &str,
     stage: &str,
 ) -> Result<Vec<ContainerDetails>, EngineError> {
@@ -119,7 +119,7 @@ async fn app_containers(
 /// Internal flags of every network the containers are attached to. Networks created after
 /// the listing are inspected, each once.
 async fn internal_flags<'a>(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     listed: &[NetworkInfo],
     containers: impl Iterator<Item = &'a ContainerDetails>,
 ) -> Result<InternalFlags, EngineError> {

@@ -7,17 +7,17 @@ use std::path::Path;
 use futures_util::future::try_join_all;
 
 use super::model::VolumeLookup;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineApi, EngineError};
 use crate::spec::ContainerSettings;
 
 /// Whether paths on the engine's host can be checked from here. The one place that decides
 /// it for mounts, so that a change in how an engine counts as local applies here too.
-pub fn engine_is_local(engine: &Engine) -> bool {
+pub fn engine_is_local(engine: &dyn EngineApi) -> bool {
     engine.info().local
 }
 
 pub(super) async fn volumes(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     settings: &ContainerSettings,
 ) -> Result<Vec<VolumeLookup>, EngineError> {
     let names: Vec<&str> = settings.named_volumes().collect();
@@ -34,7 +34,7 @@ pub(super) async fn volumes(
 
 /// The bind-mount host paths that do not exist, when the engine is local; none otherwise
 /// (a remote engine reports a missing path itself when the container is created).
-pub(super) fn missing_binds(engine: &Engine, settings: &ContainerSettings) -> Vec<String> {
+pub(super) fn missing_binds(engine: &dyn EngineApi, settings: &ContainerSettings) -> Vec<String> {
     if !engine_is_local(engine) {
         return Vec::new();
     }

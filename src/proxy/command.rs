@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::driver::{Driver, DriverFuture};
 use super::{Backend, Phase, ProxyError};
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::hostcmd::{self, Failure};
 use crate::spec::Deploy;
 
@@ -28,7 +28,7 @@ impl Driver for Command<'_> {
 
     fn switch<'a>(
         &'a self,
-        _engine: &'a Engine,
+        _engine: &'a dyn EngineApi,
         deploy: &'a Deploy,
         phase: Phase,
         changed: &'a Backend,
@@ -45,7 +45,7 @@ impl Driver for Command<'_> {
 
     fn set_maintenance<'a>(
         &'a self,
-        _engine: &'a Engine,
+        _engine: &'a dyn EngineApi,
         deploy: &'a Deploy,
         message: Option<&'a str>,
         backends: &'a [Backend],

@@ -6,7 +6,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::{Backend, Phase, ProxyError};
 use crate::drain;
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::spec::Deploy;
 
 /// A boxed future borrowing the driver, the engine and the callback (not `Send`: `on_line`
@@ -54,7 +54,7 @@ pub trait Driver {
     /// is the release this switch is about; `on_line` hears progress.
     fn switch<'a>(
         &'a self,
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
         deploy: &'a Deploy,
         phase: Phase,
         changed: &'a Backend,
@@ -75,7 +75,7 @@ pub trait Driver {
     /// Turns maintenance on (`Some(message)`) or off (`None`: routing to `backends` again).
     fn set_maintenance<'a>(
         &'a self,
-        _engine: &'a Engine,
+        _engine: &'a dyn EngineApi,
         _deploy: &'a Deploy,
         _message: Option<&'a str>,
         _backends: &'a [Backend],
@@ -89,7 +89,7 @@ pub trait Driver {
     /// read; otherwise the message when maintenance is on, `None` inside when it routes.
     fn maintenance_state<'a>(
         &'a self,
-        _engine: &'a Engine,
+        _engine: &'a dyn EngineApi,
     ) -> Option<DriverFuture<'a, Option<String>>> {
         None
     }
@@ -109,7 +109,7 @@ impl Driver for NoProxy {
 
     fn switch<'a>(
         &'a self,
-        _engine: &'a Engine,
+        _engine: &'a dyn EngineApi,
         _deploy: &'a Deploy,
         _phase: Phase,
         _changed: &'a Backend,

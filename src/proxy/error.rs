@@ -150,6 +150,20 @@ pub enum ProxyError {
         source: Box<EngineError>,
     },
 
+    /// A reload whose answer was lost may have applied the new file: after the previous one
+    /// was put back, reloading again failed too, so what nginx runs is unknown.
+    #[error(
+        "{failure}\nthe reload's answer was lost, so nginx in `{container}` may run the new \
+         `{path}`; the previous one is back, but reloading it failed too ({reason}): check \
+         `{path}` and reload nginx by hand"
+    )]
+    ReloadBack {
+        container: String,
+        path: String,
+        failure: Box<ProxyError>,
+        reason: String,
+    },
+
     /// Boxed, like every engine error kept in another error: bollard's errors are large.
     #[error(transparent)]
     Engine(Box<EngineError>),
@@ -165,6 +179,9 @@ impl ProxyError {
     /// The proxy's files may be left in a state nobody chose: a person must look (exit 10).
     /// After any other failure nginx runs the configuration it ran before the switch.
     pub fn needs_person(&self) -> bool {
-        matches!(self, ProxyError::Restore { .. })
+        matches!(
+            self,
+            ProxyError::Restore { .. } | ProxyError::ReloadBack { .. }
+        )
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{Engine, ExecOutput};
+use crate::engine::{EngineApi, ExecOutput};
 
 use super::ProxyError;
 
@@ -16,7 +16,7 @@ pub(super) const OUTPUT_LINES: usize = 20;
 
 /// Runs `argv` in `container`, at most `EXEC_TIMEOUT`.
 pub(super) async fn run(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     container: &str,
     argv: &[&str],
 ) -> Result<ExecOutput, ProxyError> {

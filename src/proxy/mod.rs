@@ -28,7 +28,7 @@ pub use nginx_proxy::{DOCKER_GEN_RENDER, NGINX_PROXY_CONFIG};
 pub use render::{render, upstream_name};
 pub use verify::verify;
 
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::plan::ProxyPhase;
 use crate::spec::{Deploy, ProxyDriver};
 
@@ -100,7 +100,7 @@ pub fn driver(config: &ProxyDriver) -> Box<dyn Driver + '_> {
 /// Whether maintenance mode is on for `deploy`: `Some(message)` when it is, `None` when the
 /// proxy routes, or the driver keeps no state bgdeploy can read (`command`, `none`, ...).
 pub async fn maintenance_state(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
 ) -> Result<Option<String>, ProxyError> {
     read_maintenance(engine, deploy).await.unwrap_or(Ok(None))
@@ -109,7 +109,7 @@ pub async fn maintenance_state(
 /// The maintenance state as the proxy keeps it, or `None` when the driver keeps none that
 /// bgdeploy can read (then `status` shows nothing rather than "off").
 pub async fn read_maintenance(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
 ) -> Option<Result<Option<String>, ProxyError>> {
     let driver = driver(&deploy.proxy.driver);
@@ -121,7 +121,7 @@ pub async fn read_maintenance(
 /// `nginx`: renders the server block, tests and reloads as a switch does. `command`: runs the
 /// command with `BGDEPLOY_PHASE` `maintenance_on`/`maintenance_off`. Other drivers cannot.
 pub async fn set_maintenance(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
     message: Option<&str>,
     backends: &[Backend],
@@ -143,7 +143,7 @@ pub async fn set_maintenance(
 /// theirs to undo (`Driver::may_half_apply`), so a caller rolling back should switch again to
 /// the releases that stay.
 pub async fn switch(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     deploy: &Deploy,
     phase: Phase,
     changed: &Backend,

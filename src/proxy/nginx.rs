@@ -4,7 +4,7 @@
 //! it runs, and traffic never moved.
 
 use crate::drain;
-use crate::engine::{EXEC_OUTPUT_LIMIT, Engine};
+use crate::engine::{EXEC_OUTPUT_LIMIT, EngineApi, EngineError};
 use crate::spec::Deploy;
 
 use super::driver::{Driver, DriverFuture};
@@ -52,7 +52,7 @@ impl Driver for Nginx<'_> {
 
     fn switch<'a>(
         &'a self,
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
         deploy: &'a Deploy,
         _phase: Phase,
         _changed: &'a Backend,
@@ -89,7 +89,7 @@ impl Driver for Nginx<'_> {
 
     fn set_maintenance<'a>(
         &'a self,
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
         deploy: &'a Deploy,
         message: Option<&'a str>,
         backends: &'a [Backend],
@@ -109,7 +109,7 @@ impl Driver for Nginx<'_> {
     /// The state is the file in the proxy: its maintenance message, if it holds the page.
     fn maintenance_state<'a>(
         &'a self,
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
     ) -> Option<DriverFuture<'a, Option<String>>> {
         Some(Box::pin(async move {
             let file = engine.get_file(self.container, self.config_path).await?;
@@ -128,7 +128,7 @@ pub(super) struct Target<'a> {
 /// Writes `config` to the target's `config_path`, tests, reloads, and waits for nginx's new
 /// workers.
 pub(super) async fn apply(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     target: &Target<'_>,
     config: &str,
     on_line: &mut dyn FnMut(&str),
@@ -142,7 +142,7 @@ pub(super) async fn apply(
 
 /// As `apply`, with the file's current content (`None`: no file) already read.
 pub(super) async fn apply_over(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     target: &Target<'_>,
     config: &str,
     previous: Option<Vec<u8>>,
@@ -158,7 +158,53 @@ pub(super) async fn apply_over(
     };
     match test_and_reload(&file, target, config, on_line).await {
         Ok(()) => Ok(()),
-        Err(failure) => Err(file.restore(failure, on_line).await),
+        Err(failure) => {
+            // A reload whose answer was lost (the engine failed mid-call, or it hung) may have
+            // applied the new file: the previous one is then reloaded too.
+            let reload = target
+                .reload
+                .map_or_else(|| RELOAD.join(" "), |argv| argv.join(" "));
+            let unknown = match &failure {
+                ProxyError::Engine(e) => {
+                    matches!(&**e, EngineError::Exec { command, .. } if *command == reload)
+                }
+                ProxyError::Hung { argv, .. } => *argv == reload,
+                _ => false,
+            };
+            let failure = file.restore(failure, on_line).await;
+            if !unknown || failure.needs_person() {
+                return Err(failure);
+            }
+            Err(reload_back(&file, target, failure, on_line).await)
+        }
+    }
+}
+
+/// Reloads nginx with the file just put back; returns `failure`, or `ReloadBack` when that
+/// reload fails too.
+async fn reload_back(
+    file: &File<'_>,
+    target: &Target<'_>,
+    failure: ProxyError,
+    on_line: &mut dyn FnMut(&str),
+) -> ProxyError {
+    let argv: Vec<&str> = target.reload.map_or_else(|| RELOAD.to_vec(), strs);
+    let reason = match run(file.engine, file.container, &argv).await {
+        Ok(out) if out.exit_code == 0 => {
+            on_line(&format!(
+                "reloaded {} with the previous {}",
+                file.container, file.path
+            ));
+            return failure;
+        }
+        Ok(out) => format!("`{}` exited with {}", argv.join(" "), out.exit_code),
+        Err(e) => e.to_string(),
+    };
+    ProxyError::ReloadBack {
+        container: file.container.to_string(),
+        path: file.path.to_string(),
+        failure: Box::new(failure),
+        reason,
     }
 }
 
@@ -236,7 +282,7 @@ async fn test_and_reload(
 
 /// The config file and what it held before this switch.
 struct File<'a> {
-    engine: &'a Engine,
+    engine: &'a dyn EngineApi,
     container: &'a str,
     path: &'a str,
     previous: Option<Vec<u8>>,

@@ -14,7 +14,7 @@
 //!   `docker_gen_container`, whose docker-gen regenerates on SIGHUP and reloads nginx through
 //!   its own `-notify-sighup`.
 
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::spec::{Deploy, DockerGen};
 
 use super::driver::{Driver, DriverFuture};
@@ -58,7 +58,7 @@ impl Driver for NginxProxy<'_> {
 
     fn switch<'a>(
         &'a self,
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
         _deploy: &'a Deploy,
         _phase: Phase,
         _changed: &'a Backend,
@@ -84,7 +84,7 @@ pub(super) enum Regenerate<'a> {
 }
 
 pub(super) async fn regenerate(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     container: &str,
     how: Regenerate<'_>,
     on_line: &mut dyn FnMut(&str),
@@ -110,7 +110,7 @@ pub(super) async fn regenerate(
 }
 
 async fn in_proxy(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     container: &str,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<(), ProxyError> {
@@ -165,7 +165,7 @@ async fn in_proxy(
 /// docker-gen skips the reload when the rendered file did not change, so no new workers is a
 /// note, not a failure.
 async fn signal(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     container: &str,
     docker_gen: &DockerGen,
     on_line: &mut dyn FnMut(&str),

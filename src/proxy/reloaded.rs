@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::{Engine, Process};
+use crate::engine::{EngineApi, Process};
 
 /// A master that applies a config starts its workers within milliseconds; seconds mean it
 /// did not.
@@ -33,7 +33,7 @@ pub(super) enum Seen {
 
 /// The workers now running in `container`; says on `on_line` when they cannot be seen.
 pub(super) async fn before(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     container: &str,
     on_line: &mut dyn FnMut(&str),
 ) -> Before {
@@ -64,7 +64,12 @@ pub(super) async fn before(
 /// ones, and every old one has stopped accepting (it stays, retitled, until its requests in
 /// flight are done). Until then an old worker may still accept a connection and route it by
 /// the old configuration.
-pub(super) async fn wait(engine: &Engine, container: &str, before: &Before, max: Duration) -> Seen {
+pub(super) async fn wait(
+    engine: &dyn EngineApi,
+    container: &str,
+    before: &Before,
+    max: Duration,
+) -> Seen {
     let Before(Some(old)) = before else {
         return Seen::Unknown;
     };

@@ -14,7 +14,7 @@ pub use moved::{Family, RouteMoved, check, check_both, explain_move};
 pub use source::{Attempt, ProcFile, ProcNet, ProcNetError, ReadOptions, ReadSource};
 
 use super::{DefaultRoute, Endpoint, parse_ipv4_route_table, parse_ipv6_route_table};
-use crate::engine::{ContainerDetails, Engine};
+use crate::engine::{ContainerDetails, Engine, EngineApi};
 
 const IPV6_ROUTE: &str = "ipv6_route";
 
@@ -71,7 +71,7 @@ impl RouteReading {
 /// Why `moved` happened, from the container's endpoints as the engine describes them now
 /// (each network inspected for its internal and IPv6 flags): the rule that decided and the
 /// fix, or why it cannot be told.
-pub async fn why_moved(engine: &Engine, moved: &RouteMoved) -> String {
+pub async fn why_moved(engine: &dyn EngineApi, moved: &RouteMoved) -> String {
     let details = match engine.inspect_container(&moved.container).await {
         Ok(Some(d)) => d,
         Ok(None) => return "The container is gone, so why cannot be told.".to_string(),

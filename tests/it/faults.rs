@@ -1,4 +1,7 @@
-//! Fault injection at every step boundary of `up`, `cutover` and `rollback` (issue 6).
+//! Fault injection at every step boundary of `up` against the real engine (issue 6), one walk
+//! per driver that has a real proxy here, plus SIGKILL through probes (issue 11 moved every
+//! other walk — `cutover`, `rollback`, each driver, a failure at every engine call — to the
+//! unit matrix over the in-memory engine, `execute::matrix`).
 //!
 //! bgdeploy runs with `--output json`; the test reads its lines as they come and, at the
 //! `step_started` of step N, sends SIGKILL or SIGINT. Afterwards the live release must still
@@ -12,10 +15,10 @@
 //! milliseconds, the test holds a TCP connection open to the old release during the run: the
 //! drain step just before the switch then lasts the spec's `drain` (1 s).
 //!
-//! Each test walks every step of one command for one signal, on its own app/stage (two
-//! networks), converging after each fault; state carries over from one step to the next.
-//! One walk does `up` behind a real nginx (the `nginx` driver), where the proxy switch that
-//! takes the old release out is the point of no return.
+//! Each test walks every step of `up` on its own app/stage (two networks), converging after
+//! each fault; state carries over from one step to the next. One walk does `up` behind a real
+//! nginx (the `nginx` driver), where the proxy switch that takes the old release out is the
+//! point of no return.
 //!
 //! The second half injects faults on the engine's side while the new release is in its
 //! health wait: the release killed, cut off its back network, the front network removed, the
@@ -317,14 +320,6 @@ fn assert_live_serves(app: &str, context: &dyn std::fmt::Display) -> Vec<String>
     }
 }
 
-/// Which command is faulted, and how its precondition is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cmd {
-    Up,
-    Cutover,
-    Rollback,
-}
-
 struct Walk {
     env: TestEnv,
     app: String,
@@ -398,33 +393,12 @@ impl Walk {
         run.args(all).spec(&self.yaml).timeout(RUN_TIMEOUT).run()
     }
 
-    /// Faults `cmd` at the start of step `n` with `sig`, checks what it left, converges.
+    /// Faults `up` at the start of step `n` with `sig`, checks what it left, converges.
     /// Returns false once `n` is past the last step.
-    fn fault(&mut self, cmd: Cmd, n: u64, sig: Sig) -> bool {
+    fn fault(&mut self, n: u64, sig: Sig) -> bool {
         let app = self.app.clone();
-        let next = match cmd {
-            Cmd::Up | Cmd::Cutover => other(self.current),
-            // The newest retired release comes back: the only one, with keep: 1.
-            Cmd::Rollback => {
-                let retired: Vec<String> = containers(&app, false)
-                    .into_iter()
-                    .filter(|c| !containers(&app, true).contains(c))
-                    .collect();
-                assert_eq!(retired.len(), 1, "{retired:?}");
-                let image = docker(&["inspect", "-f", "{{.Config.Image}}", &retired[0]]);
-                if image == DEMO_V1 { DEMO_V1 } else { DEMO_V2 }
-            }
-        };
-        // The precondition, and the version that is live once `cmd` succeeds.
-        let args: Vec<&str> = match cmd {
-            Cmd::Up => vec!["up", &app, "stage", "--image", next],
-            Cmd::Cutover => {
-                self.bg(&["up", "--no-cutover", "--image", next])
-                    .assert_success();
-                vec!["cutover", &app, "stage"]
-            }
-            Cmd::Rollback => vec!["rollback", &app, "stage"],
-        };
+        let next = other(self.current);
+        let args: Vec<&str> = vec!["up", &app, "stage", "--image", next];
         let before_live = live(&app);
         assert_eq!(before_live.len(), 1, "{before_live:?}");
         let before_all = containers(&app, false);
@@ -456,7 +430,7 @@ impl Walk {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let context = format!("{sig:?} at step {n}/{total} ({action}) of {cmd:?}\n{done}");
+        let context = format!("{sig:?} at step {n}/{total} ({action}) of up\n{done}");
         let switch = switch_step(&done);
 
         assert_live_serves(&app, &context);
@@ -505,11 +479,7 @@ impl Walk {
         }
 
         // The next `up` converges, whatever the fault left.
-        let image = if cmd == Cmd::Rollback {
-            self.current
-        } else {
-            next
-        };
+        let image = next;
         let converge = self.bg(&["up", "--image", image]);
         let context = format!("{context}\n{converge}");
         converge.assert_success();
@@ -559,81 +529,55 @@ fn through(ip: &str) -> Option<String> {
     crate::cutover::get(ip, HOST, "/version")
 }
 
-/// Walks every step boundary of `cmd` with `sig`; returns how many boundaries were faulted.
-fn walk(cmd: Cmd, sig: Sig) -> u64 {
-    walk_with(cmd, sig, &[])
-}
-
-/// [`walk`] with `vars` in the environment of the faulted runs and the runs after them.
-fn walk_with(cmd: Cmd, sig: Sig, vars: &[(&'static str, &'static str)]) -> u64 {
+/// Walks every step boundary of `up` with `sig`, with `vars` in the environment of the
+/// faulted runs and the runs after them; returns how many boundaries were faulted.
+fn walk_with(sig: Sig, vars: &[(&'static str, &'static str)]) -> u64 {
     let mut w = Walk::new();
     w.vars = vars.to_vec();
     let mut n = 1;
-    while w.fault(cmd, n, sig) {
+    while w.fault(n, sig) {
         n += 1;
     }
-    assert!(n > 8, "{cmd:?} had only {} steps", n - 1);
+    assert!(n > 8, "up had only {} steps", n - 1);
     n - 1
 }
 
-macro_rules! fault_test {
-    ($name:ident, $cmd:expr, $sig:expr) => {
-        #[tokio::test(flavor = "multi_thread")]
-        async fn $name() {
-            let Some(_engine) = require_engine().await else {
-                return;
-            };
-            require_images();
-            let steps = tokio::task::spawn_blocking(|| walk($cmd, $sig))
-                .await
-                .expect("the walk");
-            eprintln!(
-                "{:?} faulted with {:?} at each of {steps} steps",
-                $cmd, $sig
-            );
-        }
+// The walks against the real engine, one per driver that has a real proxy here (`none`, and
+// `nginx` below), plus SIGKILL through probes. Every step boundary of `up`, `cutover` and
+// `rollback`, for every driver, with a failure or a signal, is the unit matrix's
+// (`execute::matrix`, over the in-memory engine); what only a real engine shows is here: a
+// real signal handled by the process, a process killed at any point, and the next `up`
+// converging from what the engine was left with.
+
+/// Driver `none`: SIGINT at each step of `up`, undone before the switch, finished after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_survives_sigint_at_every_step() {
+    let Some(_engine) = require_engine().await else {
+        return;
     };
+    require_images();
+    let steps = tokio::task::spawn_blocking(|| walk_with(Sig::Int, &[]))
+        .await
+        .expect("the walk");
+    eprintln!("up faulted with SIGINT at each of {steps} steps");
 }
 
-fault_test!(up_survives_sigkill_at_every_step, Cmd::Up, Sig::Kill);
-
-/// The same walk with every probe made from the engine's side (`BGDEPLOY_PROBE=always`), as
-/// against a remote engine: a run killed while it starts a probe leaves none behind after the
-/// next run (it once left a never-started probe).
+/// SIGKILL at each step of `up` with every probe made from the engine's side
+/// (`BGDEPLOY_PROBE=always`), as against a remote engine: the next `up` converges, and a run
+/// killed while it starts a probe leaves none behind after the next run (it once left a
+/// never-started probe).
 #[tokio::test(flavor = "multi_thread")]
 async fn up_survives_sigkill_at_every_step_through_probes() {
     let Some(_engine) = require_engine().await else {
         return;
     };
     require_images();
-    let steps = tokio::task::spawn_blocking(|| {
-        walk_with(Cmd::Up, Sig::Kill, &[("BGDEPLOY_PROBE", "always")])
-    })
-    .await
-    .expect("the walk");
+    let steps =
+        tokio::task::spawn_blocking(|| walk_with(Sig::Kill, &[("BGDEPLOY_PROBE", "always")]))
+            .await
+            .expect("the walk");
     eprintln!("up through probes faulted with SIGKILL at each of {steps} steps");
 }
-fault_test!(up_survives_sigint_at_every_step, Cmd::Up, Sig::Int);
-fault_test!(
-    cutover_survives_sigkill_at_every_step,
-    Cmd::Cutover,
-    Sig::Kill
-);
-fault_test!(
-    cutover_survives_sigint_at_every_step,
-    Cmd::Cutover,
-    Sig::Int
-);
-fault_test!(
-    rollback_survives_sigkill_at_every_step,
-    Cmd::Rollback,
-    Sig::Kill
-);
-fault_test!(
-    rollback_survives_sigint_at_every_step,
-    Cmd::Rollback,
-    Sig::Int
-);
 
 // ---------------------------------------------------------------------------------------
 // Engine-side faults mid-deploy: something happens to the engine's objects (or to the
@@ -931,7 +875,9 @@ async fn the_engine_lost_mid_deploy_is_exit_10_naming_what_to_remove() {
     .expect("the test body");
 }
 
-/// `up` behind nginx: the proxy switch is the point of no return.
+/// `up` behind nginx, where the proxy switch is the point of no return: at each step in turn
+/// SIGINT (odd steps) or SIGKILL (even steps), so that one walk sends both through a real
+/// nginx.
 #[tokio::test(flavor = "multi_thread")]
 async fn up_behind_nginx_survives_sigkill_and_sigint_at_every_step() {
     let Some(engine) = require_engine().await else {
@@ -943,15 +889,12 @@ async fn up_behind_nginx_survives_sigkill_and_sigint_at_every_step() {
     }
     require_images();
     tokio::task::spawn_blocking(|| {
-        // One proxy for both signals: nginx reloads are the slow part of these runs.
         let mut w = Walk::with_nginx();
-        for sig in [Sig::Kill, Sig::Int] {
-            let mut n = 1;
-            while w.fault(Cmd::Up, n, sig) {
-                n += 1;
-            }
-            assert!(n > 12, "only {} steps", n - 1);
+        let mut n = 1;
+        while w.fault(n, if n % 2 == 1 { Sig::Int } else { Sig::Kill }) {
+            n += 1;
         }
+        assert!(n > 12, "only {} steps", n - 1);
     })
     .await
     .expect("the walk");

@@ -122,28 +122,30 @@ async fn a_waiting_deploy_gets_the_lock_once_it_is_released() {
     let first = take(&engine, &app, Duration::ZERO)
         .await
         .expect("free lock");
-    let releaser = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            first.release(&engine).await
-        })
+    // Released from the same task, one second into the wait: the engine interface's futures
+    // stay on their thread.
+    let releaser = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        first.release(&engine).await
     };
     let started = Instant::now();
     let mut heard: Vec<(Holder, Duration)> = Vec::new();
-    let second = lock::acquire(
-        &engine,
-        &app,
-        STAGE,
-        Duration::from_secs(3),
-        &mut |h, waited| {
-            heard.push((h.clone(), waited));
-        },
-    )
-    .await
-    .expect("taken after the release");
-    let waited = started.elapsed();
-    releaser.await.expect("joined").expect("released");
+    let waiter = async {
+        let second = lock::acquire(
+            &engine,
+            &app,
+            STAGE,
+            Duration::from_secs(3),
+            &mut |h, waited| {
+                heard.push((h.clone(), waited));
+            },
+        )
+        .await;
+        (second, started.elapsed())
+    };
+    let (released, (second, waited)) = tokio::join!(releaser, waiter);
+    released.expect("released");
+    let second = second.expect("taken after the release");
     assert!(
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
         "{waited:?}"
