@@ -7,6 +7,7 @@ pub mod commands;
 pub mod drain;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod execute;
 pub mod health;
 pub mod history;

@@ -96,6 +96,7 @@ pub async fn run(globals: &Globals, request: &DeployRequest<'_>) -> Result<(), E
             image: image.clone(),
             cutover: !request.no_cutover,
             run: run_info.run.clone(),
+            host: None,
         },
     );
     let result = run_plan(&mut exec, &engine, deploy, &opts, &first).await;

@@ -67,6 +67,8 @@ pub struct Job {
     pub cutover: bool,
     /// The run id, recorded in the history and given to the hooks.
     pub run: String,
+    /// The fleet host this runs on (`hosts:`), for the history; `None` on the one engine.
+    pub host: Option<String>,
 }
 
 pub struct Executor<'a> {
@@ -81,6 +83,7 @@ pub struct Executor<'a> {
     /// False for `up --no-cutover`: success leaves a standby.
     cutover: bool,
     run: String,
+    host: Option<String>,
     lock: Option<LockGuard>,
     /// The history file as this run read it under the lock (see `record`).
     history_base: Option<String>,
@@ -134,6 +137,7 @@ impl<'a> Executor<'a> {
             image: job.image,
             cutover: job.cutover,
             run: job.run,
+            host: job.host,
             lock: None,
             history_base: None,
             undo: Vec::new(),
