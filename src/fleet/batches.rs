@@ -34,7 +34,11 @@ mod tests {
     #[test]
     fn edge_cases() {
         assert_eq!(b(1, 0, 1), vec![vec![1]]);
-        assert_eq!(b(2, 5, 1), vec![vec![1, 2]], "canary beyond the fleet is the fleet");
+        assert_eq!(
+            b(2, 5, 1),
+            vec![vec![1, 2]],
+            "canary beyond the fleet is the fleet"
+        );
         assert_eq!(b(0, 1, 1), Vec::<Vec<usize>>::new());
         assert_eq!(b(2, 0, 0), vec![vec![1], vec![2]], "parallel 0 counts as 1");
     }

@@ -5,7 +5,13 @@
 
 pub mod batches;
 pub mod connect;
+mod host;
+pub mod locks;
+pub mod plan;
+mod report;
+pub mod run;
 pub mod select;
+pub mod steps;
 
 pub use batches::batches;
 pub use connect::{Host, connect_all, docker_host};

@@ -30,7 +30,11 @@ fn hosts_keep_their_order_and_forms_and_rollout_merges_key_by_key() {
     assert!(!single.is_fleet(), "no hosts: the one engine as before");
     let prod = spec.deploy("shop", "production").expect("production");
     let names: Vec<&str> = prod.hosts.keys().map(String::as_str).collect();
-    assert_eq!(names, ["web3", "web1", "web2"], "rollout order is the order written");
+    assert_eq!(
+        names,
+        ["web3", "web1", "web2"],
+        "rollout order is the order written"
+    );
     assert_eq!(
         prod.hosts["web1"],
         HostEngine::Url {
@@ -53,8 +57,16 @@ fn hosts_keep_their_order_and_forms_and_rollout_merges_key_by_key() {
             on_failure: OnFailure::Halt,
         }
     );
-    assert_eq!(prod.rollout.canary_for(3), 1, "default canary with 2+ hosts");
-    assert_eq!(Rollout::default().canary_for(1), 0, "a fleet of one has no canary");
+    assert_eq!(
+        prod.rollout.canary_for(3),
+        1,
+        "default canary with 2+ hosts"
+    );
+    assert_eq!(
+        Rollout::default().canary_for(1),
+        0,
+        "a fleet of one has no canary"
+    );
     assert_eq!(Rollout::default().parallel, 1);
     assert_eq!(Rollout::default().on_failure, OnFailure::Rollback);
 }

@@ -123,7 +123,9 @@ fn host(check: &mut Check, node: &Node, at: &KeyPath) -> Option<HostEngine> {
     let context = form.context.value().cloned();
     let cert = form.cert_path.set();
     // A key already reported as wrong: what the host was meant to be is unknown.
-    if [&form.url, &form.context].iter().any(|v| matches!(v, Val::Bad))
+    if [&form.url, &form.context]
+        .iter()
+        .any(|v| matches!(v, Val::Bad))
         || matches!(form.cert_path, Val::Bad)
     {
         return None;
@@ -191,7 +193,10 @@ fn url(check: &mut Check, node: &Node, at: &KeyPath) -> Option<String> {
         };
         check.report(
             at,
-            format!("{} is not an engine URL bgdeploy can use: {reason}", quoted(&url)),
+            format!(
+                "{} is not an engine URL bgdeploy can use: {reason}",
+                quoted(&url)
+            ),
         );
         return None;
     }
@@ -270,8 +275,7 @@ pub(super) fn apply_rollout(r: &mut Resolve, rollout: &At<RolloutLayer>) {
             &canary.at,
             format!(
                 "canary {} is more than the stage's {hosts} hosts: use at most {}",
-                canary.value,
-                hosts
+                canary.value, hosts
             ),
         );
     }
