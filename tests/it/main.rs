@@ -13,6 +13,7 @@ mod engine_reads;
 mod engine_writes;
 mod exec_logs;
 mod faults;
+mod fleet_fixture;
 mod harness;
 mod health;
 mod history;

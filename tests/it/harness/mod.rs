@@ -9,6 +9,8 @@
 
 pub mod cli;
 pub mod env;
+pub mod fleet;
+pub mod load;
 pub mod testhost;
 
 use std::collections::BTreeMap;
