@@ -324,6 +324,12 @@ fn fleet_run_killed_mid_way_keeps_every_host_serving_and_the_next_up_converges()
     running.signal("KILL");
     let killed = running.wait();
     eprintln!("killed run printed:\n{}", killed.stdout);
+    assert_eq!(
+        killed.code(),
+        None,
+        "the run had ended before the kill:\n{}",
+        killed.stdout
+    );
     std::thread::sleep(Duration::from_millis(500));
     for (name, version) in fleet.versions() {
         assert!(
@@ -335,6 +341,8 @@ fn fleet_run_killed_mid_way_keeps_every_host_serving_and_the_next_up_converges()
     let report = load.finish();
     eprintln!("kill -9 mid-fleet, then up: {report:?}");
     run.assert_success();
+    // The killed run held every host's lock: the next one takes them over.
+    run.stdout_contains("taking over the stale lock");
     assert_eq!(report.failed, 0, "requests failed: {report:?}");
     fleet.assert_serving("v2");
 }
