@@ -13,6 +13,8 @@ mod engine_reads;
 mod engine_writes;
 mod exec_logs;
 mod faults;
+mod fleet_fixture;
+mod fleet_rollout;
 mod harness;
 mod health;
 mod history;

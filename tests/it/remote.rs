@@ -3,13 +3,10 @@
 //! to its containers' bridges; and bgdeploy inside a container with the machine's socket
 //! mounted. Health probes, route checks and drains must work from the engine's side.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::harness::load::{Load, get};
 use crate::harness::testhost::{EngineVersion, TestHost, Transport, test_host};
 use crate::harness::{DEMO_HC, DEMO_V1, DEMO_V2, NGINX, TestEnv, require_images};
 
@@ -74,22 +71,6 @@ impl OnHost {
     }
 }
 
-/// GET through the proxy with `Host: shop.test`: the body when the status is 200.
-fn get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: shop.test\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    (text.split_whitespace().nth(1)? == "200").then(|| {
-        text.rsplit("\r\n\r\n")
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    })
-}
-
 /// The quickstart's spec on the test host: nginx driver, `health` as given.
 fn spec(app: &str, proxy: &str, verify: Option<SocketAddr>, health: &str, extra: &str) -> String {
     let verify = verify
@@ -106,54 +87,6 @@ fn up(env: &TestEnv, yaml: &str, app: &str, image: &str) -> crate::harness::cli:
         .spec(yaml)
         .timeout(Duration::from_secs(120))
         .run()
-}
-
-/// Requests through the proxy in a loop until stopped (60 s at most): (sent, failed).
-struct Load {
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<(usize, usize)>,
-}
-
-impl Load {
-    fn start(addr: SocketAddr) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let (mut sent, mut failed) = (0, 0);
-            let t = Instant::now();
-            while !flag.load(Ordering::Relaxed) && t.elapsed() < Duration::from_secs(60) {
-                sent += 1;
-                if get(addr, "/version").is_none() {
-                    failed += 1;
-                }
-            }
-            (sent, failed)
-        });
-        Load { stop, handle }
-    }
-
-    fn finish(self) -> (usize, usize) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().expect("the load thread")
-    }
-}
-
-/// The app/stage's containers on the test host: (name, image, state), newest first.
-fn containers(env: &TestEnv, app: &str) -> Vec<(String, String, String)> {
-    let out = env.docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=bgdeploy.app={app}"),
-        "--format",
-        "{{.Names}}\t{{.Image}}\t{{.State}}\t{{.Label \"bgdeploy.kind\"}}",
-    ]);
-    out.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f.len() == 4 && f[3] == "app").then(|| (f[0].into(), f[1].into(), f[2].into()))
-        })
-        .collect()
 }
 
 /// No probe, no ssh process of bgdeploy's, once its commands have ended.
@@ -228,7 +161,7 @@ fn quickstart_on(engine: EngineVersion, transport: Transport) {
     std::thread::sleep(Duration::from_millis(300));
     let run = up(&env, &yaml, &app, DEMO_V2);
     run.assert_success();
-    let (sent, failed) = load.finish();
+    let crate::harness::load::Report { sent, failed, .. } = load.finish();
     eprintln!("{transport:?}: {sent} requests through the test host's nginx, {failed} failed");
     assert!(sent > 20, "too little load to mean anything: {sent}");
     assert_eq!(
@@ -329,7 +262,7 @@ fn every_health_mode_works_from_the_engines_side() {
         let app = env.name(&format!("h{mode}"));
         let yaml = spec(&app, &proxy, None, health, "");
         up(&env, &yaml, &app, image).assert_success();
-        let before = containers(&env, &app);
+        let before = env.app_containers(&app);
         // Never healthy: /up stays 404 (http, cmd, docker); the port stays closed (tcp).
         let broken = match mode {
             "tcp" => spec(
@@ -360,7 +293,7 @@ fn every_health_mode_works_from_the_engines_side() {
             run.stderr
         );
         assert_eq!(
-            containers(&env, &app),
+            env.app_containers(&app),
             before,
             "{mode}: the failed deploy changed the app's containers"
         );
@@ -417,7 +350,7 @@ fn a_docker_context_names_the_engine() {
     };
     with_context(&["--context", &context, "up", &app, "stage"]).assert_success();
     assert_eq!(
-        containers(&env, &app).len(),
+        env.app_containers(&app).len(),
         1,
         "the release is not on the test host"
     );
@@ -636,7 +569,7 @@ fn ssh_failures_and_interruptions_leave_nothing_behind() {
     );
 
     up(&env, &yaml, &app, DEMO_V1).assert_success();
-    let before = containers(&env, &app);
+    let before = env.app_containers(&app);
     let slow = spec(
         &app,
         &proxy,
@@ -681,5 +614,5 @@ fn ssh_failures_and_interruptions_leave_nothing_behind() {
         assert_nothing_left_running(&env);
     }
     up(&env, &yaml, &app, DEMO_V2).assert_success();
-    assert_ne!(containers(&env, &app), before);
+    assert_ne!(env.app_containers(&app), before);
 }

@@ -226,6 +226,7 @@ impl Fixture {
             command: opts.mode.command(),
             image: first.image.clone(),
             cutover: !no_cutover,
+            host: None,
             run: suffix.to_string(),
         };
         let mut exec = Executor::new(

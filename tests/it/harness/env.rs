@@ -40,6 +40,20 @@ impl TestEnv {
         env
     }
 
+    /// Another env with this one's prefix, on `target` (the machine's engine with `None`): a
+    /// fleet's hosts carry the same names (one spec names the app and the proxy container for
+    /// every host). Each env removes what carries the prefix on its own engine.
+    pub fn sibling(&self, target: Option<(&'static TestHost, Transport)>) -> TestEnv {
+        TestEnv {
+            prefix: self.prefix.clone(),
+            dir: tempfile::Builder::new()
+                .prefix("bgdeploy-it-")
+                .tempdir()
+                .expect("a temporary directory"),
+            target,
+        }
+    }
+
     /// The test host this env works on, and over which transport bgdeploy reaches it.
     pub fn target(&self) -> Option<(&'static TestHost, Transport)> {
         self.target
@@ -139,6 +153,24 @@ impl TestEnv {
     /// `docker network connect NETWORK CONTAINER`.
     pub fn connect(&self, network: &str, container: &str) {
         self.docker(&["network", "connect", network, container]);
+    }
+
+    /// The app's app containers on this env's engine: (name, image, state), newest first.
+    pub fn app_containers(&self, app: &str) -> Vec<(String, String, String)> {
+        let out = self.docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=bgdeploy.app={app}"),
+            "--format",
+            "{{.Names}}\t{{.Image}}\t{{.State}}\t{{.Label \"bgdeploy.kind\"}}",
+        ]);
+        out.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f.len() == 4 && f[3] == "app").then(|| (f[0].into(), f[1].into(), f[2].into()))
+            })
+            .collect()
     }
 
     /// Stops a container at once (the demo app needs no graceful stop).

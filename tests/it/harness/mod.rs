@@ -10,6 +10,8 @@
 pub mod cli;
 pub mod engines;
 pub mod env;
+pub mod fleet;
+pub mod load;
 pub mod testhost;
 
 use std::collections::BTreeMap;

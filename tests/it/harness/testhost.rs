@@ -70,7 +70,7 @@ pub struct TestHost {
     loaded: Mutex<HashSet<String>>,
 }
 
-enum Slot {
+pub(super) enum Slot {
     Ready(TestHost),
     Skipped(String),
     Failed(String),
@@ -86,19 +86,25 @@ pub fn test_host(engine: EngineVersion) -> Option<&'static TestHost> {
         EngineVersion::E20 => &E20,
         EngineVersion::E28 => &E28,
     };
-    match cell.get_or_init(|| start(engine)) {
-        Slot::Ready(host) => Some(host),
-        Slot::Skipped(reason) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: no test host can run here ({reason}); CI would fail here.");
-            None
+    cell.get_or_init(|| start(engine))
+        .ready(&format!("the Engine {} test host", engine.flag()))
+}
+
+impl Slot {
+    /// The host; `None` (after saying why) when this machine cannot run one and `CI` is unset;
+    /// panics, naming `what`, when it failed to start or CI is set.
+    pub(super) fn ready(&self, what: &str) -> Option<&TestHost> {
+        match self {
+            Slot::Ready(host) => Some(host),
+            Slot::Skipped(reason) if std::env::var_os("CI").is_none() => {
+                eprintln!("SKIPPED: no test host can run here ({reason}); CI would fail here.");
+                None
+            }
+            Slot::Skipped(reason) => {
+                panic!("CI is set and no test host can run here, so this test cannot run: {reason}")
+            }
+            Slot::Failed(message) => panic!("{what} did not start: {message}"),
         }
-        Slot::Skipped(reason) => {
-            panic!("CI is set and no test host can run here, so this test cannot run: {reason}")
-        }
-        Slot::Failed(message) => panic!(
-            "the Engine {} test host did not start: {message}",
-            engine.flag()
-        ),
     }
 }
 
@@ -108,11 +114,16 @@ pub fn script() -> PathBuf {
 }
 
 fn start(engine: EngineVersion) -> Slot {
+    start_named(host_name(std::process::id(), engine), engine)
+}
+
+/// A test host of this process named `name` (it must match `.ci/run`'s `TEST_HOST_RE`, so that
+/// CI removes it after a crash), removed at exit like the others.
+pub(super) fn start_named(name: String, engine: EngineVersion) -> Slot {
     if let Some(reason) = missing_prerequisite() {
         return Slot::Skipped(reason);
     }
     reap_once();
-    let name = host_name(std::process::id(), engine);
     // Registered before `up`: a host half made when the process exits is removed too.
     register_teardown(&name);
     let out = Command::new("bash")
@@ -159,6 +170,11 @@ fn on_path(tool: &str) -> bool {
 /// `it<pid in base 36>-<engine>`: at most 10 characters (the veth is `bgth-NAME`, and a link
 /// name has at most 15), unique among running test processes.
 fn host_name(pid: u32, engine: EngineVersion) -> String {
+    format!("it{}-{}", pid_base36(pid), engine.flag())
+}
+
+/// The pid in base 36: what every test host name of this process starts with (after `it`).
+pub(super) fn pid_base36(pid: u32) -> String {
     let mut digits = Vec::new();
     let mut n = pid;
     loop {
@@ -169,7 +185,7 @@ fn host_name(pid: u32, engine: EngineVersion) -> String {
         }
     }
     digits.reverse();
-    format!("it{}-{}", String::from_utf8_lossy(&digits), engine.flag())
+    String::from_utf8_lossy(&digits).into_owned()
 }
 
 /// Removes the test hosts of earlier test processes that died before their teardown.
