@@ -14,6 +14,7 @@ mod engine_writes;
 mod exec_logs;
 mod faults;
 mod fleet_fixture;
+mod fleet_ops;
 mod harness;
 mod health;
 mod history;
