@@ -83,6 +83,11 @@ The spec's keys, per app and overridable per stage (deploy.example.yaml explains
   proxy {driver: none}: driver, container, virtual_host, reload, config_path, command,
     docker_gen_container, signal HUP, verify {url, host}
   front_internal true  drain 5s  stop_timeout 10s  keep 2
+  hooks {}: pre_deploy, before_switch, post_deploy, on_failure (argv, or {command, timeout})
+A fleet (one stage on several engines):
+  hosts [the one engine]: name -> URL (ssh://, tcp://, unix://), {url, cert_path} or
+    {context}, in rollout order
+  rollout {canary 1 (with 2+ hosts), parallel 1, wait 0s, on_failure rollback | halt}
 The container (Compose's names and meanings):
   volumes []  (NAME:/path or /host/path:/path, optionally :ro; a named volume is created by
     the engine on first use and kept across releases)
@@ -205,6 +210,9 @@ pub struct Target {
     pub app: String,
     /// The stage, as listed under the app's `stages:`.
     pub stage: String,
+    /// A fleet stage (`hosts:` in the spec): act on these hosts only (comma-separated names).
+    #[arg(long, value_name = "H,..", value_delimiter = ',')]
+    pub hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -88,6 +88,34 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A fleet command stopped on one host before anything changed anywhere (unreachable,
+    /// locked, a plan that refuses): the host's own error, with its code.
+    #[error("host {host}: {source}")]
+    Host {
+        host: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// `--hosts` names a host the stage does not have.
+    #[error(
+        "{app}/{stage} has no host {}; its hosts are: {}",
+        unknown.join(", "),
+        hosts.join(", ")
+    )]
+    UnknownHosts {
+        app: String,
+        stage: String,
+        unknown: Vec<String>,
+        hosts: Vec<String>,
+    },
+
+    /// A fleet run that failed on some host; the per-host table is already printed. `code`:
+    /// 1 when every host is back on the release it had, 6 when hosts are left on different
+    /// releases, 10 when one could not be restored.
+    #[error("{summary}")]
+    FleetFailed { code: i32, summary: String },
+
     /// `plan --check`: the command planned would not succeed; the plan is on stdout.
     #[error("`{command}` would stop with exit {code}: {reason}")]
     Predicted {
@@ -105,6 +133,9 @@ pub mod exit {
     pub const ENGINE: i32 = 3;
     pub const LOCKED: i32 = 4;
     pub const ROUTE_MOVED: i32 = 5;
+    /// A fleet run stopped with hosts on different releases (`on_failure: halt`, or a fleet
+    /// rollback that could not finish on some host).
+    pub const MIXED: i32 = 6;
     /// The deploy succeeded but `hooks.post_deploy` failed.
     pub const POST_DEPLOY_FAILED: i32 = 7;
     pub const NEEDS_PERSON: i32 = 10;
@@ -132,6 +163,9 @@ impl Error {
             Error::MaintenanceUsage(_) => exit::USAGE,
             Error::Usage(_) => exit::USAGE,
             Error::Predicted { code, .. } => *code,
+            Error::Host { source, .. } => source.code(),
+            Error::UnknownHosts { .. } => exit::USAGE,
+            Error::FleetFailed { code, .. } => *code,
         }
     }
 }
@@ -146,6 +180,7 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             Error::Engine(e) => e.explain(),
+            Error::Host { source, .. } => source.hint(),
             Error::Lock(e) => match &**e {
                 crate::lock::LockError::Engine(e) => e.explain(),
                 _ => None,

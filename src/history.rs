@@ -33,6 +33,9 @@ pub struct Record {
     /// The run id (also the hooks' `BGDEPLOY_RUN`); absent in records of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// The fleet host's name (`hosts:`); absent for a stage on the one engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// Parses the file, skipping lines that are not records (a record written by a newer
@@ -101,6 +104,7 @@ mod tests {
             exit_code: 0,
             message: None,
             run: None,
+            host: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod drain;
 pub mod engine;
 pub mod error;
 pub mod execute;
+pub mod fleet;
 pub mod health;
 pub mod history;
 pub mod hooks;

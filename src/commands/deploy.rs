@@ -17,6 +17,16 @@ use crate::{hooks, secret};
 pub async fn run(globals: &Globals, request: &DeployRequest<'_>) -> Result<(), Error> {
     let command = request.command();
     let spec = load(globals)?;
+    let stage = super::deploy(&spec, request.target)?;
+    if stage.is_fleet() {
+        let secrets = secret::resolve(&stage.secrets, |name| std::env::var(name).ok())?;
+        let out = crate::fleet::run::Output {
+            format: globals.output,
+            quiet: globals.quiet,
+        };
+        return crate::fleet::run::run(stage, request, &secrets, out).await;
+    }
+    super::no_hosts(stage, request.target)?;
     let service::Prepared {
         deploy,
         secrets,
@@ -96,6 +106,7 @@ pub async fn run(globals: &Globals, request: &DeployRequest<'_>) -> Result<(), E
             image: image.clone(),
             cutover: !request.no_cutover,
             run: run_info.run.clone(),
+            host: None,
         },
     );
     let result = run_plan(&mut exec, &engine, deploy, &opts, &first).await;

@@ -3,7 +3,7 @@
 
 mod completions;
 mod confirm;
-mod deploy;
+pub(crate) mod deploy;
 mod doctor;
 mod down;
 mod exec;
@@ -15,7 +15,7 @@ mod maintenance;
 mod man;
 mod plan;
 mod prune;
-mod service;
+pub(crate) mod service;
 mod status;
 mod validate;
 
@@ -197,6 +197,20 @@ fn switch_request(
         no_cutover: false,
         lock_wait,
         pull: Pull::Never,
+    }
+}
+
+/// `--hosts` on a stage without `hosts:`: a usage error rather than a silent deploy to the one
+/// engine.
+pub(crate) fn no_hosts(deploy: &Deploy, target: &Target) -> Result<(), Error> {
+    match &target.hosts {
+        Some(named) if !deploy.is_fleet() => Err(Error::UnknownHosts {
+            app: deploy.app.clone(),
+            stage: deploy.stage.clone(),
+            unknown: named.clone(),
+            hosts: vec!["(none: the stage has no `hosts:`, it runs on the one engine)".into()],
+        }),
+        _ => Ok(()),
     }
 }
 

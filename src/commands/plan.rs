@@ -82,6 +82,11 @@ pub async fn run(
     check: bool,
 ) -> Result<(), Error> {
     let spec = load(globals)?;
+    let stage = super::deploy(&spec, request.target)?;
+    if stage.is_fleet() {
+        return crate::fleet::plan::run(stage, request, out, check).await;
+    }
+    super::no_hosts(stage, request.target)?;
     let prepared = service::prepare(&spec, globals, request).await?;
     let prediction = prepared.prediction();
     match &prepared.plan {

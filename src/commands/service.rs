@@ -53,18 +53,8 @@ pub async fn prepare<'s>(
 ) -> Result<Prepared<'s>, Error> {
     let deploy = deploy(spec, request.target)?;
     let secrets = secret::resolve(&deploy.secrets, |name| std::env::var(name).ok())?;
-    let image = request.image.unwrap_or(&deploy.image).to_string();
     let engine = engine::connect(globals.context.as_deref()).await?;
-    let opts = PlanOptions {
-        image: image.clone(),
-        suffix: time::release_suffix(),
-        no_cutover: request.no_cutover,
-        lock_wait: request.lock_wait,
-        pull: request.pull,
-        mode: request.mode.clone(),
-    };
-    let observed = observe::observe(&engine, deploy, &image).await?;
-    let plan = plan(deploy, &observed, &opts);
+    let (observed, opts, plan) = plan_on(&engine, deploy, request, time::release_suffix()).await?;
     Ok(Prepared {
         deploy,
         secrets,
@@ -73,6 +63,28 @@ pub async fn prepare<'s>(
         opts,
         plan,
     })
+}
+
+/// Observes `engine` and plans `request` on it; `suffix` names the new release (one fleet run
+/// gives every host the same, its run id).
+pub async fn plan_on(
+    engine: &Engine,
+    deploy: &Deploy,
+    request: &DeployRequest<'_>,
+    suffix: String,
+) -> Result<(Observed, PlanOptions, Result<Plan, PlanError>), Error> {
+    let image = request.image.unwrap_or(&deploy.image).to_string();
+    let opts = PlanOptions {
+        image: image.clone(),
+        suffix,
+        no_cutover: request.no_cutover,
+        lock_wait: request.lock_wait,
+        pull: request.pull,
+        mode: request.mode.clone(),
+    };
+    let observed = observe::observe(engine, deploy, &image).await?;
+    let plan = plan(deploy, &observed, &opts);
+    Ok((observed, opts, plan))
 }
 
 impl Prepared<'_> {

@@ -67,6 +67,8 @@ pub struct Job {
     pub cutover: bool,
     /// The run id, recorded in the history and given to the hooks.
     pub run: String,
+    /// The fleet host this runs on (`hosts:`), for the history; `None` on the one engine.
+    pub host: Option<String>,
 }
 
 pub struct Executor<'a> {
@@ -81,7 +83,11 @@ pub struct Executor<'a> {
     /// False for `up --no-cutover`: success leaves a standby.
     cutover: bool,
     run: String,
+    host: Option<String>,
     lock: Option<LockGuard>,
+    /// The lock was handed in by a fleet run (`adopt_lock`), which releases it when the whole
+    /// run ends: this executor only writes the history through it.
+    lock_adopted: bool,
     /// The history file as this run read it under the lock (see `record`).
     history_base: Option<String>,
     undo: Vec<Undo>,
@@ -134,7 +140,9 @@ impl<'a> Executor<'a> {
             image: job.image,
             cutover: job.cutover,
             run: job.run,
+            host: job.host,
             lock: None,
+            lock_adopted: false,
             history_base: None,
             undo: Vec::new(),
             switched: false,
@@ -145,6 +153,18 @@ impl<'a> Executor<'a> {
             started_epoch: crate::time::now_epoch(),
             step_count: 0,
         }
+    }
+
+    /// Runs under a lock the caller already holds (a fleet holds every host's lock for the
+    /// whole run): the history is written through it, and it is not released here.
+    pub fn adopt_lock(&mut self, guard: LockGuard) {
+        self.lock = Some(guard);
+        self.lock_adopted = true;
+    }
+
+    /// The adopted lock back, once the run on this host is over.
+    pub fn take_lock(&mut self) -> Option<LockGuard> {
+        self.lock.take()
     }
 
     /// The live releases the plan takes out of traffic (`Plan::retiring`), before `run`.
@@ -302,6 +322,9 @@ impl<'a> Executor<'a> {
     }
 
     async fn release(&mut self) {
+        if self.lock_adopted {
+            return;
+        }
         if let Some(lock) = self.lock.take() {
             let name = lock.name.clone();
             if let Err(e) = lock.release(self.engine).await {

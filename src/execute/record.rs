@@ -47,6 +47,7 @@ impl Executor<'_> {
             exit_code,
             message,
             run: Some(self.run.clone()),
+            host: self.host.clone(),
         }
     }
 

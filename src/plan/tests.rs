@@ -46,6 +46,8 @@ fn deploy() -> Deploy {
         keep: 2,
         container: Default::default(),
         hooks: Default::default(),
+        hosts: Default::default(),
+        rollout: Default::default(),
     }
 }
 

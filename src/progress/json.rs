@@ -10,14 +10,27 @@ use super::{Reporter, StepStatus};
 use crate::plan::Step;
 
 #[derive(Default)]
-pub struct JsonReporter;
+pub struct JsonReporter {
+    /// Fields every event carries (a fleet run's `host` and `run`).
+    tags: serde_json::Map<String, serde_json::Value>,
+}
 
 impl JsonReporter {
     pub fn new() -> JsonReporter {
-        JsonReporter
+        JsonReporter::default()
     }
 
-    fn emit(&self, value: serde_json::Value) {
+    /// Every event also carries `tags` (e.g. `{"host": "web1", "run": "…"}`).
+    pub fn tagged(tags: serde_json::Map<String, serde_json::Value>) -> JsonReporter {
+        JsonReporter { tags }
+    }
+
+    fn emit(&self, mut value: serde_json::Value) {
+        if let Some(map) = value.as_object_mut() {
+            for (k, v) in &self.tags {
+                map.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{value}");
         let _ = out.flush();

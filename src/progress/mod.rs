@@ -71,6 +71,31 @@ pub fn for_output(format: OutputFormat, quiet: bool) -> Box<dyn Reporter> {
     }
 }
 
+/// The reporter for one host of a fleet run, or for the fleet as a whole (`host` `None`):
+/// JSON events carry `host` and `run`; human lines start with `[host]` (plain lines also on a
+/// terminal, since several hosts' spinners would overwrite each other).
+pub fn for_host(
+    format: OutputFormat,
+    quiet: bool,
+    host: Option<&str>,
+    run: &str,
+) -> Box<dyn Reporter> {
+    match format {
+        OutputFormat::Json => {
+            let mut tags = serde_json::Map::new();
+            if let Some(host) = host {
+                tags.insert("host".into(), host.into());
+            }
+            tags.insert("run".into(), run.into());
+            Box::new(JsonReporter::tagged(tags))
+        }
+        OutputFormat::Human => {
+            let prefix = host.map(|h| format!("[{h}] ")).unwrap_or_default();
+            Box::new(PlainReporter::prefixed(quiet, prefix))
+        }
+    }
+}
+
 fn elapsed_text(d: Duration) -> String {
     elapsed(d)
 }

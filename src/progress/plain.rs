@@ -8,18 +8,25 @@ use crate::plan::Step;
 
 pub struct PlainReporter {
     quiet: bool,
+    /// Put before every line: `[web1] ` when several hosts report at once.
+    prefix: String,
 }
 
 impl PlainReporter {
     pub fn new(quiet: bool) -> PlainReporter {
-        PlainReporter { quiet }
+        PlainReporter::prefixed(quiet, String::new())
+    }
+
+    /// Lines that start with `prefix`, so that hosts deploying at once stay readable.
+    pub fn prefixed(quiet: bool, prefix: String) -> PlainReporter {
+        PlainReporter { quiet, prefix }
     }
 
     fn line(&self, text: &str) {
         if !self.quiet {
             let mut out = std::io::stdout().lock();
             // A closed stdout must not abort a deploy half-way: progress is best effort.
-            let _ = writeln!(out, "{text}");
+            let _ = writeln!(out, "{}{text}", self.prefix);
             let _ = out.flush();
         }
     }

@@ -166,6 +166,7 @@ mod tests {
             exit_code: if result == "ok" { 0 } else { 1 },
             message: message.map(str::to_string),
             run: None,
+            host: None,
         }
     }
 

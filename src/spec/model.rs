@@ -45,6 +45,93 @@ pub struct Deploy {
     pub container: super::settings::ContainerSettings,
     /// `hooks`: commands run around the deploy (DESIGN.md §10).
     pub hooks: Hooks,
+    /// `hosts`: the engines of a fleet, name → engine, in rollout order (DESIGN.md §9).
+    /// Empty: the one engine the docker CLI would pick (section 8).
+    pub hosts: IndexMap<String, HostEngine>,
+    /// `rollout`: how a fleet run goes over `hosts`.
+    pub rollout: Rollout,
+}
+
+impl Deploy {
+    /// Whether this stage is deployed to several named engines.
+    pub fn is_fleet(&self) -> bool {
+        !self.hosts.is_empty()
+    }
+}
+
+/// One fleet host's engine, as written in `hosts:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEngine {
+    /// A URL as in `DOCKER_HOST`; `cert_path` (with `ca.pem`, `cert.pem`, `key.pem`) makes
+    /// a `tcp://` URL verified TLS.
+    Url {
+        url: String,
+        cert_path: Option<std::path::PathBuf>,
+    },
+    /// A docker context by name (DESIGN.md §8).
+    Context { name: String },
+}
+
+impl std::fmt::Display for HostEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostEngine::Url { url, .. } => write!(f, "{url}"),
+            HostEngine::Context { name } => write!(f, "context {name}"),
+        }
+    }
+}
+
+/// `rollout:` — the order and pace of a fleet run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollout {
+    /// Hosts deployed first, alone; `None`: the default (1 with two or more hosts).
+    pub canary: Option<u32>,
+    /// Hosts at a time after the canary.
+    pub parallel: u32,
+    /// Pause between batches.
+    pub wait: Duration,
+    pub on_failure: OnFailure,
+}
+
+impl Rollout {
+    /// The canary count for a fleet of `hosts` hosts: as written, else 1 when there are two
+    /// or more (a fleet of one has nothing to be a canary for).
+    pub fn canary_for(&self, hosts: usize) -> usize {
+        match self.canary {
+            Some(n) => (n as usize).min(hosts),
+            None if hosts >= 2 => 1,
+            None => 0,
+        }
+    }
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Rollout {
+            canary: None,
+            parallel: defaults::PARALLEL,
+            wait: defaults::WAIT,
+            on_failure: OnFailure::Rollback,
+        }
+    }
+}
+
+/// `rollout.on_failure`: what a failed fleet run does with hosts that already switched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Every host that switched goes back to the release it had (health-gated).
+    Rollback,
+    /// They are left as they are (exit 6).
+    Halt,
+}
+
+impl OnFailure {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnFailure::Rollback => "rollback",
+            OnFailure::Halt => "halt",
+        }
+    }
 }
 
 /// `hooks:` — what runs around a deploy. Every hook is optional.
@@ -221,6 +308,10 @@ pub mod defaults {
     pub const HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
     /// `hooks.before_switch`: migrations can take a while.
     pub const BEFORE_SWITCH_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+    /// `rollout.parallel`: one host at a time after the canary.
+    pub const PARALLEL: u32 = 1;
+    /// `rollout.wait`: no pause between batches.
+    pub const WAIT: Duration = Duration::ZERO;
     /// docker-gen regenerates its templates on SIGHUP.
     pub const DOCKER_GEN_SIGNAL: &str = "HUP";
 }

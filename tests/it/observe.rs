@@ -48,6 +48,8 @@ fn deploy(app: &str, stage: &str, driver: ProxyDriver, networks: Vec<String>) ->
         keep: 2,
         container: Default::default(),
         hooks: Default::default(),
+        hosts: Default::default(),
+        rollout: Default::default(),
     }
 }
 

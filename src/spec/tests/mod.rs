@@ -3,6 +3,7 @@
 
 mod errors;
 mod example;
+mod fleet;
 mod hooks;
 mod hostile;
 mod settings;

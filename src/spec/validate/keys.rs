@@ -13,7 +13,8 @@ use indexmap::IndexMap;
 
 use super::resolve::Resolve;
 use super::table::{At, blocks, entries, keys, replace};
-use super::{health, hooks, leaf, proxy, read, settings};
+use super::{fleet, health, hooks, leaf, proxy, read, settings};
+use crate::spec::model::HostEngine;
 use crate::spec::settings::{Bytes, Cpus, Device, Mount, Restart, Ulimit};
 
 keys! {
@@ -47,6 +48,12 @@ keys! {
             into |r, v| r.deploy.keep = v.value;
         hooks: hooks::HooksLayer, Both, |a, s| blocks(a, s, hooks::HooksLayer::merged),
             hooks::read, into hooks::apply;
+        // A fleet (DESIGN.md §9): a stage's `hosts` is one fleet, so it replaces the app's
+        // whole; `rollout` after `hosts`, whose count it is checked against.
+        hosts: IndexMap<String, HostEngine>, Both, replace, fleet::hosts,
+            into |r, v| r.deploy.hosts = v.value.clone();
+        rollout: fleet::RolloutLayer, Both, |a, s| blocks(a, s, fleet::RolloutLayer::merged),
+            fleet::read_rollout, into fleet::apply_rollout;
         // Read by `validate::stages`; here for the list of known keys.
         stages: (), App, replace, |_, _, _| Some(());
         // A stage's shorthand for `proxy: {virtual_host: ..}`, folded into `proxy` when read.

@@ -7,6 +7,7 @@
 //! module: `health`, `proxy`, `hooks`, `settings::LoggingLayer`); `table` says how.
 
 mod check;
+mod fleet;
 mod health;
 mod hooks;
 mod keys;

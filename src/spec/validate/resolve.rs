@@ -126,5 +126,7 @@ fn defaults(app: &str, stage: &str) -> Deploy {
         keep: defaults::KEEP,
         container: Default::default(),
         hooks: Hooks::default(),
+        hosts: Default::default(),
+        rollout: Default::default(),
     }
 }

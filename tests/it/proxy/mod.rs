@@ -179,6 +179,8 @@ pub fn deploy(driver: ProxyDriver) -> Deploy {
         keep: 2,
         container: Default::default(),
         hooks: Default::default(),
+        hosts: Default::default(),
+        rollout: Default::default(),
     }
 }
 
