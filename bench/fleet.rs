@@ -76,9 +76,21 @@ impl Bench {
         for i in 0..runs {
             let image = if i % 2 == 0 { V2 } else { V1 };
             // Interleaved, so that the machine's load falls on every figure alike.
-            one.push(timed(&one_dir, &["up", &one_app, "s", "--image", image], Some(first)));
-            all.push(timed(&all_dir, &["up", &all_app, "s", "--image", image], None));
-            seq.push(timed(&seq_dir, &["up", &seq_app, "s", "--image", image], None));
+            one.push(timed(
+                &one_dir,
+                &["up", &one_app, "s", "--image", image],
+                Some(first),
+            ));
+            all.push(timed(
+                &all_dir,
+                &["up", &all_app, "s", "--image", image],
+                None,
+            ));
+            seq.push(timed(
+                &seq_dir,
+                &["up", &seq_app, "s", "--image", image],
+                None,
+            ));
         }
         let (mut status_one, mut status_all) = (Vec::new(), Vec::new());
         for _ in 0..STATUS_RUNS {

@@ -112,12 +112,20 @@ where
     Fut: std::future::Future<Output = Outcome>,
 {
     let outcomes = join_all(hosts.iter().map(&each)).await;
-    let named: Vec<(&str, Outcome)> = hosts.iter().map(|h| h.name.as_str()).zip(outcomes).collect();
+    let named: Vec<(&str, Outcome)> = hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .zip(outcomes)
+        .collect();
     report(out, d, named)
 }
 
 /// Prints the hosts' outcomes (see `each`) and returns the first failure.
-pub(super) fn report(out: &Output, d: &Deploy, outcomes: Vec<(&str, Outcome)>) -> Result<(), Error> {
+pub(super) fn report(
+    out: &Output,
+    d: &Deploy,
+    outcomes: Vec<(&str, Outcome)>,
+) -> Result<(), Error> {
     let fleet = d.is_fleet();
     let mut human = String::new();
     let mut docs = Vec::new();

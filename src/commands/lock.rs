@@ -12,10 +12,10 @@ use super::{deploy, load};
 use crate::cli::Target;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::spec::Deploy;
 use crate::lock::{self, Holder};
 use crate::output::Output;
 use crate::render::table::age;
+use crate::spec::Deploy;
 use crate::time::since_epoch_rfc3339;
 
 pub async fn status(globals: &Globals, out: &Output, target: &Target) -> Result<(), Error> {

@@ -13,10 +13,10 @@ use super::hosts;
 use super::{deploy, load};
 use crate::cli::{OutputFormat, Target};
 use crate::engine::{Engine, Frame};
-use crate::spec::Deploy;
 use crate::error::Error;
 use crate::observe;
 use crate::secret::{self, Secret};
+use crate::spec::Deploy;
 
 pub struct LogsArgs<'a> {
     pub target: &'a Target,
@@ -63,12 +63,16 @@ pub async fn run(globals: &Globals, args: LogsArgs<'_>) -> Result<(), Error> {
         })
         .collect();
     // The hosts' streams interleaved as their lines come (with -f, until every one ends).
-    let streams = hosts.iter().zip(&found).enumerate().map(|(i, (h, (c, _)))| {
-        h.engine
-            .log_stream(c, &tail, since.max(0), args.follow)
-            .map(move |frame| (i, frame))
-            .boxed()
-    });
+    let streams = hosts
+        .iter()
+        .zip(&found)
+        .enumerate()
+        .map(|(i, (h, (c, _)))| {
+            h.engine
+                .log_stream(c, &tail, since.max(0), args.follow)
+                .map(move |frame| (i, frame))
+                .boxed()
+        });
     let mut merged = futures_util::stream::select_all(streams);
     let mut failure = None;
     while let Some((i, frame)) = merged.next().await {

@@ -14,8 +14,8 @@ use crate::lock::{self, Holder};
 use crate::observe::{self, NetworkLookup, Observed, ProxyLookup, Role, StageTarget};
 use crate::output::Output;
 use crate::render::status::{
-    ContainerStatus, FleetStatus, HostStatus, LockStatus, MaintenanceStatus, NetworkStatus, ProxyStatus, StageNetworks,
-    StageStatus, StatusReport,
+    ContainerStatus, FleetStatus, HostStatus, LockStatus, MaintenanceStatus, NetworkStatus,
+    ProxyStatus, StageNetworks, StageStatus, StatusReport,
 };
 use crate::route::{self, Endpoint, RouteReading};
 use crate::spec::{Deploy, Spec, SpecError};

@@ -184,7 +184,11 @@ fn drift_is_the_hosts_off_the_most_common_live_image() {
         host("d", None, false),
     ];
     assert!(super::flag_drift(&mut hosts));
-    let drifting: Vec<&str> = hosts.iter().filter(|h| h.drift).map(|h| h.host.as_str()).collect();
+    let drifting: Vec<&str> = hosts
+        .iter()
+        .filter(|h| h.drift)
+        .map(|h| h.host.as_str())
+        .collect();
     assert_eq!(drifting, ["b"], "an unreachable host is not drift");
 
     // A tie: the earliest host's image is the reference; nothing live counts as different.

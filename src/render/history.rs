@@ -75,12 +75,7 @@ pub fn merge(hosts: Vec<Vec<Entry>>) -> Vec<Entry> {
         let start = e.run.as_ref().and_then(|r| run_start.get(r)).copied();
         (start.unwrap_or(e.started), e.run.clone())
     };
-    all.sort_by(|(ha, ia, a), (hb, ib, b)| {
-        key(b)
-            .cmp(&key(a))
-            .then(ha.cmp(hb))
-            .then(ia.cmp(ib))
-    });
+    all.sort_by(|(ha, ia, a), (hb, ib, b)| key(b).cmp(&key(a)).then(ha.cmp(hb)).then(ia.cmp(ib)));
     all.into_iter().map(|(_, _, e)| e).collect()
 }
 
@@ -172,17 +167,20 @@ mod tests {
 
     fn fixture() -> Vec<Entry> {
         // File order: oldest first, as `history::write` keeps it.
-        entries(vec![
-            record("up", 1_795_000_000, "ok", None),
-            record(
-                "up",
-                1_795_000_100,
-                "failed",
-                Some("release never became healthy\n  caused by: 404"),
-            ),
-            record("rollback", 1_795_000_100, "ok", None),
-            record("cutover", 1_795_003_700, "ok", None),
-        ], "default")
+        entries(
+            vec![
+                record("up", 1_795_000_000, "ok", None),
+                record(
+                    "up",
+                    1_795_000_100,
+                    "failed",
+                    Some("release never became healthy\n  caused by: 404"),
+                ),
+                record("rollback", 1_795_000_100, "ok", None),
+                record("cutover", 1_795_003_700, "ok", None),
+            ],
+            "default",
+        )
     }
 
     fn at(host: &str, run: &str, started: i64) -> Entry {

@@ -155,7 +155,13 @@ fn fleet(f: &FleetStatus) -> String {
     } else {
         "every host reached runs the same live image"
     };
-    let _ = writeln!(out, "{}/{} on {} hosts: {verdict}", f.app, f.stage, f.hosts.len());
+    let _ = writeln!(
+        out,
+        "{}/{} on {} hosts: {verdict}",
+        f.app,
+        f.stage,
+        f.hosts.len()
+    );
     let mut t = Table::new(&["HOST", "LIVE IMAGE", "LIVE CONTAINER", "STATE"]);
     for h in &f.hosts {
         let state = match (&h.error, h.drift) {

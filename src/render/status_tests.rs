@@ -180,7 +180,12 @@ fn fleet_snapshot() {
             hosts: vec![
                 host("web1", Some("shop:v2"), false, None),
                 host("web2", Some("shop:v1"), true, None),
-                host("web3", None, false, Some("cannot connect to tcp://10.0.0.3:2376\nmore")),
+                host(
+                    "web3",
+                    None,
+                    false,
+                    Some("cannot connect to tcp://10.0.0.3:2376\nmore"),
+                ),
             ],
         }),
     };

@@ -60,7 +60,10 @@ fn fleet_status_history_and_drift() {
     assert_eq!(status["fleet"]["drift"], false, "{status}");
     for stage in status["apps"].as_array().expect("apps") {
         for c in stage["containers"].as_array().expect("containers") {
-            assert_eq!(c["host"], stage["host"], "a container without its host: {c}");
+            assert_eq!(
+                c["host"], stage["host"],
+                "a container without its host: {c}"
+            );
         }
     }
 
@@ -69,7 +72,10 @@ fn fleet_status_history_and_drift() {
     assert_eq!(records.len(), 3, "{history}");
     let runs: Vec<&Value> = records.iter().map(|r| &r["run"]).collect();
     assert!(runs[0].is_string(), "no run id: {history}");
-    assert!(runs.iter().all(|r| *r == runs[0]), "one run, one id: {history}");
+    assert!(
+        runs.iter().all(|r| *r == runs[0]),
+        "one run, one id: {history}"
+    );
     let hosts: Vec<&str> = records.iter().filter_map(|r| r["host"].as_str()).collect();
     assert_eq!(hosts, ["h1", "h2", "h3"], "{history}");
 
@@ -97,6 +103,7 @@ fn fleet_status_history_and_drift() {
         .spec(&yaml)
         .run();
     human.assert_success();
+    eprintln!("status after `up --hosts h2`:\n{}", human.stdout);
     for needle in ["DRIFT", "on host h1", "on host h3", DEMO_V2] {
         assert!(human.stdout.contains(needle), "{needle}:\n{}", human.stdout);
     }
@@ -111,7 +118,11 @@ fn fleet_status_history_and_drift() {
         .run();
     unknown.assert_code(2);
     for needle in ["nope", "h1, h2, h3"] {
-        assert!(unknown.stderr.contains(needle), "{needle}: {}", unknown.stderr);
+        assert!(
+            unknown.stderr.contains(needle),
+            "{needle}: {}",
+            unknown.stderr
+        );
     }
 }
 
@@ -135,6 +146,10 @@ fn fleet_status_shows_the_reachable_hosts_and_names_the_unreachable_one() {
         .args(["status", &fleet.app, STAGE])
         .spec(&yaml)
         .run();
+    eprintln!(
+        "status with h4 unreachable:\n{}{}",
+        human.stdout, human.stderr
+    );
     human.assert_code(3);
     assert!(human.stdout.contains("unreachable"), "{}", human.stdout);
     assert!(human.stderr.contains("h4"), "{}", human.stderr);
@@ -206,12 +221,15 @@ fn fleet_exec_logs_prune_and_down_on_every_host() {
         .spec(&yaml)
         .run();
     exec.assert_success();
+    eprintln!("exec on the fleet:\n{}", exec.stdout);
     let lines: Vec<&str> = exec.stdout.lines().collect();
     assert_eq!(lines, ["h1 | v2", "h2 | v2", "h3 | v2"], "{}", exec.stdout);
     // A command failing on the hosts: its exit code, each host named.
     let failing = fleet
         .bgdeploy()
-        .args(["exec", &fleet.app, STAGE, "--hosts", "h3", "--", "sh", "-c", "exit 3"])
+        .args([
+            "exec", &fleet.app, STAGE, "--hosts", "h3", "--", "sh", "-c", "exit 3",
+        ])
         .spec(&yaml)
         .run();
     failing.assert_code(3);
@@ -234,7 +252,9 @@ fn fleet_exec_logs_prune_and_down_on_every_host() {
     }
     let logs_json = fleet
         .bgdeploy()
-        .args(["--output", "json", "logs", &fleet.app, STAGE, "--hosts", "h2"])
+        .args([
+            "--output", "json", "logs", &fleet.app, STAGE, "--hosts", "h2",
+        ])
         .args(["--tail", "5"])
         .spec(&yaml)
         .run();
@@ -259,7 +279,11 @@ fn fleet_exec_logs_prune_and_down_on_every_host() {
     let down = json(&fleet, &yaml, &["down"], &["--yes", "--networks"], 0);
     assert_eq!(host_names(&down, "hosts"), ["h1", "h2", "h3"], "{down}");
     for h in &fleet.hosts {
-        assert!(h.env.app_containers(&fleet.app).is_empty(), "{} still has containers", h.name);
+        assert!(
+            h.env.app_containers(&fleet.app).is_empty(),
+            "{} still has containers",
+            h.name
+        );
         let nets = h.env.docker(&["network", "ls", "--format", "{{.Name}}"]);
         assert!(
             !nets.contains(&names::back_network(&fleet.app, STAGE)),
@@ -280,7 +304,9 @@ fn fleet_doctor_audits_each_host() {
     up(&fleet, &yaml, DEMO_V1, None).assert_success();
     let run = fleet
         .bgdeploy()
-        .args(["--output", "json", "doctor", "--hosts", "--name", &fleet.app])
+        .args([
+            "--output", "json", "doctor", "--hosts", "--name", &fleet.app,
+        ])
         .spec(&yaml)
         .run();
     run.assert_success();
