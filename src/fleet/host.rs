@@ -8,7 +8,7 @@ use crate::error::exit;
 use crate::execute::{Cancel, DeployError, Job};
 use crate::lock::LockGuard;
 use crate::observe::Observed;
-use crate::plan::{Plan, Step, blocking};
+use crate::plan::{Plan, Step, WarningCode, blocking};
 use crate::progress::Reporter;
 use crate::secret::Secret;
 use crate::spec::Deploy;
@@ -18,6 +18,8 @@ use crate::spec::Deploy;
 pub struct Release {
     pub container: String,
     pub image: String,
+    /// The container's ID, when known (the engine's probes are keyed by it).
+    pub id: Option<String>,
 }
 
 /// Where a host stands in the run.
@@ -97,6 +99,7 @@ impl HostRun {
         self.previous = observed.live().next().map(|c| Release {
             container: c.name.clone(),
             image: c.image.clone(),
+            id: Some(c.id.clone()),
         });
         self.live = self.previous.clone();
         self.plan = Some(plan);
@@ -105,7 +108,10 @@ impl HostRun {
     pub fn plan_warnings(&self) -> Vec<String> {
         self.plan
             .iter()
-            .flat_map(|p| p.warnings.iter().map(|w| w.message.clone()))
+            .flat_map(|p| p.warnings.iter())
+            // Planned under the fleet's own locks: the holder seen is this run.
+            .filter(|w| w.code != WarningCode::Locked)
+            .map(|w| w.message.clone())
             .collect()
     }
 
@@ -123,6 +129,7 @@ impl HostRun {
                 let release = Release {
                     container: outcome.container.unwrap_or_else(|| plan.container.clone()),
                     image: plan.image.clone(),
+                    id: None,
                 };
                 if cutover {
                     self.live = Some(release.clone());
@@ -148,13 +155,22 @@ impl HostRun {
         secrets: &[(String, Secret)],
         run: String,
     ) {
-        if self.previous.is_none() {
+        let Some(previous) = self.previous.clone() else {
             self.state = State::RollbackFailed;
             self.error =
                 Some("no release was live before this run, so there is none to go back to".into());
             return;
+        };
+        self.reporter.note(&format!(
+            "rolling back to {} ({}), the release it had",
+            previous.container, previous.image
+        ));
+        // This process probed the old release while it drained; that probe shares the network
+        // namespace the release had, which went away when it stopped. Started again, it gets a
+        // new one, which a fresh probe must join.
+        if let Some(id) = &previous.id {
+            self.engine.forget_probe(id).await;
         }
-        self.reporter.note("rolling back to the release it had");
         let planned = service::plan_on(&self.engine, &self.deploy, request, run.clone()).await;
         let plan = match planned {
             Ok((_, _, Ok(plan))) => plan,

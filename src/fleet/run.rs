@@ -66,21 +66,9 @@ pub async fn run(
 
     take_locks(&mut hosts, deploy, request.lock_wait, out, &run_id).await?;
     // From here on every path releases the locks.
-    let result = locked(
-        &mut hosts,
-        deploy,
-        request,
-        secrets,
-        out,
-        &run_id,
-        &mut *fleet,
-    )
-    .await;
+    let result = locked(&mut hosts, deploy, request, secrets, &run_id, &mut *fleet).await;
     release_locks(&mut hosts, deploy, &mut *fleet).await;
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(e) => return Err(e),
-    };
+    let summary = result?;
     let code = summary.code;
     let image = summary.image.clone();
     let (doc, human) = report::result(
@@ -187,7 +175,6 @@ async fn locked(
     deploy: &Deploy,
     request: &DeployRequest<'_>,
     secrets: &[(String, Secret)],
-    out: Output,
     run_id: &str,
     fleet: &mut dyn Reporter,
 ) -> Result<Summary, Error> {
@@ -328,7 +315,7 @@ async fn locked(
         match rollout.on_failure {
             OnFailure::Rollback => {
                 fleet.note("on_failure: rollback — the hosts that switched go back to the release they had");
-                roll_back(hosts, request, secrets, out, run_id).await;
+                roll_back(hosts, request, secrets, run_id).await;
             }
             OnFailure::Halt => {
                 fleet
@@ -416,10 +403,8 @@ async fn roll_back(
     hosts: &mut [HostRun],
     request: &DeployRequest<'_>,
     secrets: &[(String, Secret)],
-    out: Output,
     run_id: &str,
 ) {
-    let _ = out;
     let runs = hosts
         .iter_mut()
         .filter(|h| h.state == State::Deployed)

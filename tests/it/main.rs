@@ -15,6 +15,7 @@ mod exec_logs;
 mod faults;
 mod fleet_fixture;
 mod fleet_ops;
+mod fleet_rollout;
 mod harness;
 mod health;
 mod history;
