@@ -1,5 +1,5 @@
 //! bgdeploy's benchmarks against the real engine (issue 6). Not a test: run `bench/run.sh`
-//! (or `cargo bench --bench deploy -- [--runs N] [--only a,b,c,d,e,f]`). Prints a table.
+//! (or `cargo bench --bench deploy -- [--runs N] [--only a,b,c,d,e,f,r,g]`). Prints a table.
 //!
 //! (a) `up` vs the same blue-green by hand with the docker CLI, alternating, medians, ratio;
 //! (b) health detection latency: from the app answering to bgdeploy noticing;
@@ -12,7 +12,9 @@
 //! (r) (a), (b) and `status` against a remote engine — a test host (`tests/testhost.sh`, started
 //!     by run.sh, named in `BENCH_TESTHOST`) over ssh (port 22, the engine socket forwarded),
 //!     ssh without forwarding (port 2222: `docker system dial-stdio` sessions) and TLS — next
-//!     to the local figures (module `remote`).
+//!     to the local figures (module `remote`);
+//! (g) a fleet of three test hosts (started by run.sh, named in `BENCH_FLEET`) against one of
+//!     them alone: `up` with `parallel: 3` and `parallel: 1`, and `status` (module `fleet`).
 //!
 //! Everything it creates is named `bgbench<random>_…` and removed at the end (run.sh also
 //! removes leftovers of an interrupted run). Traffic goes only to the benchmark's own
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+mod fleet;
 mod load;
 mod remote;
 
@@ -45,13 +48,16 @@ fn main() {
     let runs = flag(&args, "--runs")
         .and_then(|v| v.parse().ok())
         .unwrap_or(10usize);
-    // (r) needs a test host: by default only when bench/run.sh started one (or was given one).
-    let all = if std::env::var_os("BENCH_TESTHOST").is_some() {
-        "a,b,c,d,e,f,r"
-    } else {
-        "a,b,c,d,e,f"
-    };
-    let only = flag(&args, "--only").unwrap_or_else(|| all.to_string());
+    // (r) and (g) need test hosts: by default only when bench/run.sh started them (or was
+    // given them).
+    let mut all = "a,b,c,d,e,f".to_string();
+    if std::env::var_os("BENCH_TESTHOST").is_some() {
+        all.push_str(",r");
+    }
+    if std::env::var_os("BENCH_FLEET").is_some() {
+        all.push_str(",g");
+    }
+    let only = flag(&args, "--only").unwrap_or(all);
     let wants = |part: &str| only.split(',').any(|p| p.trim() == part);
 
     let bench = Bench::new();
@@ -77,6 +83,9 @@ fn main() {
         }
         if wants("r") {
             bench.remote(runs.div_ceil(2), &mut report);
+        }
+        if wants("g") {
+            bench.fleet(runs.div_ceil(2), &mut report);
         }
     }));
     bench.cleanup();

@@ -36,6 +36,16 @@ pub struct Engine {
     certs: Option<String>,
 }
 
+impl Engine {
+    fn at(label: &str, host: Option<String>, certs: Option<String>) -> Engine {
+        Engine {
+            label: label.to_string(),
+            host,
+            certs,
+        }
+    }
+}
+
 /// The engine every command goes to now; `None`: the local one, environment untouched.
 static CURRENT: Mutex<Option<Engine>> = Mutex::new(None);
 
@@ -58,7 +68,13 @@ pub fn engine_env(cmd: &mut Command) {
     else {
         return;
     };
-    cmd.env("DOCKER_HOST", host).env_remove("DOCKER_CONTEXT");
+    cmd.env_remove("DOCKER_CONTEXT");
+    // An empty host: none at all (a fleet spec names its engines itself).
+    if host.is_empty() {
+        cmd.env_remove("DOCKER_HOST");
+    } else {
+        cmd.env("DOCKER_HOST", host);
+    }
     match certs {
         Some(path) => cmd
             .env("DOCKER_TLS_VERIFY", "1")
@@ -70,9 +86,19 @@ pub fn engine_env(cmd: &mut Command) {
 }
 
 /// Sets the current engine back to the local one when dropped (also when a run panics).
-struct Using;
+pub struct Using;
 
 impl Using {
+    /// Commands go to `url` (no TLS) until dropped.
+    pub fn host(url: &str) -> Using {
+        Using::engine(&Engine::at(url, Some(url.to_string()), None))
+    }
+
+    /// Commands get no `DOCKER_HOST` (nor TLS variables, nor context) until dropped.
+    pub fn no_host() -> Using {
+        Using::engine(&Engine::at("hosts:", Some(String::new()), None))
+    }
+
     fn engine(engine: &Engine) -> Using {
         if let Ok(mut c) = CURRENT.lock() {
             *c = Some(engine.clone());

@@ -10,6 +10,9 @@
 #                                 forwarding and TLS to a test host, next to the local
 #                                 figures; half the runs; `--only a,b,r` measures a and b
 #                                 locally once and reuses them)
+#                                 g (fleet: `up` on 3 test hosts with parallel 3 and parallel
+#                                 1, and `status` of 3 hosts, against one host alone; starts
+#                                 three test hosts bf<pid>a..c, removed on exit)
 #   BENCH_TESTHOST=NAME           (r) against the running test host NAME (tests/testhost.sh
 #                                 up NAME …) instead of one started here
 #   BENCH_CONNECTIONS=N           (f) at N keep-alive connections instead of the fastest
@@ -50,7 +53,8 @@ cleanup() {
 cleanup
 
 # (r) needs a test host: unless --only leaves r out, or BENCH_TESTHOST names a running one.
-only=a,b,c,d,e,f,r
+# (g) needs three: unless --only leaves g out, or BENCH_FLEET names running ones (NAME,NAME,NAME).
+only=a,b,c,d,e,f,r,g
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   [[ ${args[i]} == --only ]] && only=${args[i + 1]:-}
@@ -60,9 +64,17 @@ if [[ ",${only// /}," == *,r,* && -z "${BENCH_TESTHOST:-}" ]]; then
   testhost=bgb$$
   export BENCH_TESTHOST=$testhost
 fi
+fleet=()
+if [[ ",${only// /}," == *,g,* && -z "${BENCH_FLEET:-}" ]]; then
+  fleet=("bf$$a" "bf$$b" "bf$$c")
+  BENCH_FLEET=$(IFS=,; echo "${fleet[*]}")
+  export BENCH_FLEET
+fi
 teardown() {
   cleanup
   if [[ -n $testhost ]]; then bash tests/testhost.sh down "$testhost" >/dev/null 2>&1 || true; fi
+  local h
+  for h in "${fleet[@]}"; do bash tests/testhost.sh down "$h" >/dev/null 2>&1 || true; done
 }
 trap teardown EXIT
 if [[ -n $testhost ]]; then
@@ -70,6 +82,19 @@ if [[ -n $testhost ]]; then
     die "(r) cannot start test host $testhost (tests/testhost.sh up; run tests/testhost.sh deps, or leave r out of --only)"
   bash tests/testhost.sh load "$testhost" bgdeploy-demo:v1 bgdeploy-demo:v2 bgdeploy-nginx:latest >/dev/null ||
     die "(r) cannot copy the demo images into test host $testhost"
+fi
+
+if ((${#fleet[@]})); then
+  # Started side by side, as the test fixture does; each gets the demo images.
+  pids=()
+  for h in "${fleet[@]}"; do
+    ( bash tests/testhost.sh up "$h" auto --owner $$ >/dev/null &&
+      bash tests/testhost.sh load "$h" bgdeploy-demo:v1 bgdeploy-demo:v2 >/dev/null ) &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" || die "(g) cannot start the fleet's test hosts ${fleet[*]} (tests/testhost.sh up/load; leave g out of --only)"
+  done
 fi
 
 cargo bench --locked --quiet --bench deploy -- "$@"

@@ -299,7 +299,7 @@ pub enum Command {
 
     /// Live, standby and retired containers: image, health, networks, default route.
     #[command(
-        after_help = "Examples:\n  bgdeploy status             every app/stage on the engine\n  bgdeploy status shop stage"
+        after_help = "Examples:\n  bgdeploy status             every app/stage on the engine\n  bgdeploy status shop stage\n  bgdeploy status shop prod --hosts web1,web2   a fleet stage: those hosts only\n\nA fleet stage (`hosts:`) is read on every host at once; hosts whose live image differs are\nflagged as drift (exit 0: drift is a state to see). Exit codes: 0 shown; 2 bad usage or\nspec; 3 the engine, or any host, unreachable (the hosts that answered are still shown)."
     )]
     Status {
         /// The app (with STAGE); omit both for every app/stage on the engine.
@@ -307,16 +307,23 @@ pub enum Command {
         app: Option<String>,
         /// The stage.
         stage: Option<String>,
+        /// A fleet stage (`hosts:` in the spec): show these hosts only (comma-separated names).
+        #[arg(long, value_name = "H,..", value_delimiter = ',', requires = "app")]
+        hosts: Option<Vec<String>>,
     },
 
     /// Audit every container with more than one network: whose default route is not where it should be, and why.
     #[command(
-        after_help = "Examples:\n  bgdeploy doctor && echo 'all routes where they belong'\n  bgdeploy doctor --name shop   only containers and networks whose name contains `shop`\n\nExit codes: 0 nothing flagged; 1 something flagged; 3 engine unreachable."
+        after_help = "Examples:\n  bgdeploy doctor && echo 'all routes where they belong'\n  bgdeploy doctor --name shop   only containers and networks whose name contains `shop`\n  bgdeploy doctor --hosts       the engine of every fleet host in the spec\n  bgdeploy doctor --hosts web1  only that host's engine\n\nExit codes: 0 nothing flagged; 1 something flagged; 2 bad usage or spec (an unknown host);\n3 engine (or a host) unreachable."
     )]
     Doctor {
         /// Audit only containers and networks whose name contains this text.
         #[arg(long, value_name = "TEXT")]
         name: Option<String>,
+        /// Audit the engines of the spec's fleet hosts instead of the one engine: the hosts
+        /// named (comma-separated), or every host of every stage when no name is given.
+        #[arg(long, value_name = "H,..", value_delimiter = ',', num_args = 0..=1)]
+        hosts: Option<Vec<String>>,
     },
 
     /// Past deploys of an app/stage: when, who, image, result, duration.

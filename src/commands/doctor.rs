@@ -8,7 +8,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::future::join_all;
 
+use crate::spec::{HostEngine, Spec};
+
 use super::Globals;
+use super::hosts;
 use super::status::optional_spec;
 use crate::engine::{self, ContainerSummary, Engine};
 use crate::error::Error;
@@ -24,15 +27,137 @@ const FRONT_PREFIX: &str = "FRONT_";
 
 type Networks<'a> = HashMap<&'a str, &'a NetworkInfo>;
 
-pub async fn run(globals: &Globals, out: &Output, name: Option<&str>) -> Result<(), Error> {
-    // The spec only adds proxy names; doctor audits the engine, with or without one.
-    let spec_proxies: BTreeSet<String> = optional_spec(globals)
-        .iter()
+pub async fn run(
+    globals: &Globals,
+    out: &Output,
+    name: Option<&str>,
+    hosts: Option<&[String]>,
+) -> Result<(), Error> {
+    let Some(only) = hosts else {
+        // The spec only adds proxy names; doctor audits the engine, with or without one.
+        let spec = optional_spec(globals);
+        let engine = engine::connect(globals.context.as_deref()).await?;
+        let report = audit_engine(&engine, hosts::SINGLE, name, &proxies(spec.as_ref())).await?;
+        out.text_or_json(
+            &render::doctor::human(&report),
+            &render::doctor::json(&report),
+        )?;
+        return flagged(report.findings.len());
+    };
+    // `--hosts`: doctor has no APP STAGE, so the hosts are those of every fleet stage of the
+    // spec, by name; the spec is needed.
+    let spec = super::load(globals)?;
+    let picked = fleet_hosts(&spec, only)?;
+    let spec_proxies = proxies(Some(&spec));
+    let reports = join_all(picked.iter().map(|(host, where_)| {
+        let spec_proxies = &spec_proxies;
+        async move {
+            let engine = match crate::fleet::docker_host(where_) {
+                Ok(h) => engine::connect_to(&h).await.map_err(Error::from),
+                Err(e) => Err(Error::from(e)),
+            };
+            let report = match engine {
+                Ok(engine) => audit_engine(&engine, host, name, spec_proxies).await,
+                Err(e) => Err(e),
+            };
+            report.map_err(|e| Error::Host {
+                host: host.clone(),
+                source: Box::new(e),
+            })
+        }
+    }))
+    .await;
+    let mut human = String::new();
+    let mut docs = Vec::new();
+    let mut findings = 0;
+    let mut failure = None;
+    for (report, (host, _)) in reports.into_iter().zip(&picked) {
+        match report {
+            Ok(report) => {
+                findings += report.findings.len();
+                human.push_str(&hosts::section(host, &render::doctor::human(&report)));
+                docs.push(serde_json::to_value(&report).unwrap_or_default());
+            }
+            Err(e) => {
+                human.push_str(&hosts::section(host, &format!("error: {e}")));
+                docs.push(serde_json::json!({"host": host, "error": e.to_string()}));
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    out.document(&human, &serde_json::json!({ "hosts": docs }))?;
+    match failure {
+        Some(e) => Err(e),
+        None => flagged(findings),
+    }
+}
+
+fn flagged(count: usize) -> Result<(), Error> {
+    match count {
+        0 => Ok(()),
+        count => Err(Error::Flagged { count }),
+    }
+}
+
+/// The proxy containers the spec names.
+fn proxies(spec: Option<&Spec>) -> BTreeSet<String> {
+    spec.iter()
         .flat_map(|s| s.apps.values())
         .flat_map(|a| a.stages.values())
         .filter_map(|d| d.proxy.driver.container().map(str::to_string))
-        .collect();
-    let engine = engine::connect(globals.context.as_deref()).await?;
+        .collect()
+}
+
+/// The fleet hosts of every stage of the spec, by name, in the order first met; `only` picks
+/// some (none named: all). A name given two different engines by two stages is ambiguous,
+/// and a name no stage has is a usage error listing the hosts.
+fn fleet_hosts(spec: &Spec, only: &[String]) -> Result<Vec<(String, HostEngine)>, Error> {
+    let mut all: Vec<(String, HostEngine)> = Vec::new();
+    for d in spec.apps.values().flat_map(|a| a.stages.values()) {
+        for (name, engine) in &d.hosts {
+            match all.iter().find(|(n, _)| n == name) {
+                Some((_, seen)) if seen != engine => {
+                    return Err(Error::Usage(format!(
+                        "doctor --hosts: host {name} is {seen} in one stage and {engine} in \
+                         another ({}/{}); give the hosts distinct names",
+                        d.app, d.stage
+                    )));
+                }
+                Some(_) => {}
+                None => all.push((name.clone(), engine.clone())),
+            }
+        }
+    }
+    let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
+    if all.is_empty() {
+        return Err(Error::Usage(format!(
+            "doctor --hosts: no stage of {} has `hosts:`; run `bgdeploy doctor` without \
+             --hosts to audit the one engine",
+            spec.path
+        )));
+    }
+    let unknown: Vec<&String> = only.iter().filter(|n| !names.contains(n)).collect();
+    if !unknown.is_empty() {
+        let unknown: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "doctor --hosts: no host {} in the spec; its hosts are: {}",
+            unknown.join(", "),
+            names.join(", ")
+        )));
+    }
+    Ok(all
+        .into_iter()
+        .filter(|(n, _)| only.is_empty() || only.contains(n))
+        .collect())
+}
+
+/// The audit of one engine (see the module's comment).
+async fn audit_engine(
+    engine: &Engine,
+    host: &str,
+    name: Option<&str>,
+    spec_proxies: &BTreeSet<String>,
+) -> Result<DoctorReport, Error> {
     let api = engine.info().api;
     let (containers, networks) =
         tokio::try_join!(engine.list_containers(false, None), engine.list_networks())?;
@@ -43,12 +168,13 @@ pub async fn run(globals: &Globals, out: &Output, name: Option<&str>) -> Result<
         containers
             .iter()
             .filter(|c| c.networks.len() > 1 && wanted(&c.name))
-            .map(|c| audit(&engine, c, &by_id, api)),
+            .map(|c| audit(engine, c, &by_id, api)),
     )
     .await;
     // The engine lists newest first; by name reads better and is stable between runs.
     audits.sort_by(|a, b| audited_name(a).cmp(audited_name(b)));
     let mut report = DoctorReport {
+        host: host.to_string(),
         checked: 0,
         containers: Vec::new(),
         findings: Vec::new(),
@@ -70,7 +196,7 @@ pub async fn run(globals: &Globals, out: &Output, name: Option<&str>) -> Result<
         .filter(|n| n.name.starts_with(FRONT_PREFIX) && !n.internal)
         .map(|n| n.name.as_str())
         .collect();
-    for proxy in containers.iter().filter(|c| is_proxy(c, &spec_proxies)) {
+    for proxy in containers.iter().filter(|c| is_proxy(c, spec_proxies)) {
         let Some(details) = engine.inspect_container(&proxy.id).await? else {
             continue;
         };
@@ -87,14 +213,7 @@ pub async fn run(globals: &Globals, out: &Output, name: Option<&str>) -> Result<
         );
     }
 
-    out.text_or_json(
-        &render::doctor::human(&report),
-        &render::doctor::json(&report),
-    )?;
-    match report.findings.len() {
-        0 => Ok(()),
-        count => Err(Error::Flagged { count }),
-    }
+    Ok(report)
 }
 
 fn audited_name(outcome: &Result<(Audited, Option<Finding>), Skipped>) -> &str {

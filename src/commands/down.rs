@@ -11,9 +11,10 @@ use serde_json::json;
 
 use super::Globals;
 use super::confirm::{self, Consent};
+use super::hosts::{self, Outcome};
 use super::{deploy, load};
 use crate::cli::Target;
-use crate::engine::{self, Engine, EngineError};
+use crate::engine::{Engine, EngineError};
 use crate::error::Error;
 use crate::lock;
 use crate::names;
@@ -45,30 +46,53 @@ pub async fn run(globals: &Globals, out: &Output, args: DownArgs<'_>) -> Result<
     let d = deploy(&spec, args.target)?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let consent = confirm::consent(&format!("down {app} {stage}"), args.yes)?;
-    let engine = engine::connect(globals.context.as_deref()).await?;
-    if consent == Consent::Ask {
-        confirm::confirm(consent, &question(&engine, d, &args).await?)?;
+    let hosts = hosts::connect(globals, d, args.target.hosts.as_deref()).await?;
+    if consent == Consent::Ask
+        && let Some(first) = hosts.first()
+    {
+        let mut q = question(&first.engine, d, &args).await?;
+        if d.is_fleet() {
+            let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            q = format!("On hosts {} (as on {}): {q}", names.join(", "), first.name);
+        }
+        confirm::confirm(consent, &q)?;
     }
+    hosts::each(out, d, &hosts, |h| down_on(&h.engine, d, &args)).await
+}
+
+/// Takes the app/stage off one engine under its lock. A fleet's hosts are taken down
+/// independently (concurrently); running `down` again finishes what a failed host left.
+async fn down_on(engine: &Engine, d: &Deploy, args: &DownArgs<'_>) -> Outcome {
+    let (app, stage) = (d.app.as_str(), d.stage.as_str());
     // No waiting: taking an app/stage down in the middle of a deploy would race it.
-    let guard = lock::acquire(&engine, app, stage, Duration::ZERO, &mut |_, _| {}).await?;
+    let guard = match lock::acquire(engine, app, stage, Duration::ZERO, &mut |_, _| {}).await {
+        Ok(guard) => guard,
+        Err(e) => return Outcome::failed(e.into()),
+    };
     let mut report = Report::default();
-    let result = tear_down(&engine, d, args.networks, &mut report).await;
-    if let Err(e) = guard.release(&engine).await {
+    let result = tear_down(engine, d, args.networks, &mut report).await;
+    if let Err(e) = guard.release(engine).await {
         report
             .failures
             .push(format!("releasing the deploy lock: {e}"));
     }
     // Nothing was changed when the engine could not even be read.
-    result?;
-    history_volume(&engine, d, args.history, &mut report).await;
-    out.document(&human(d, &report), &document(d, &report))?;
-    if report.failures.is_empty() {
+    if let Err(e) = result {
+        return Outcome::failed(e.into());
+    }
+    history_volume(engine, d, args.history, &mut report).await;
+    let result = if report.failures.is_empty() {
         Ok(())
     } else {
         Err(Error::Incomplete {
             command: format!("down {app} {stage}"),
-            failures: report.failures,
+            failures: report.failures.clone(),
         })
+    };
+    Outcome {
+        human: human(d, &report),
+        doc: document(d, &report),
+        result,
     }
 }
 

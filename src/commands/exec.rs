@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::Globals;
+use super::hosts;
 use super::{deploy, load};
 use crate::cli::Target;
 use crate::engine::{self, Engine, EngineError, Frame, Session};
@@ -27,18 +28,59 @@ pub struct ExecArgs<'a> {
 pub async fn run(globals: &Globals, args: ExecArgs<'_>) -> Result<(), Error> {
     let spec = load(globals)?;
     let deploy = deploy(&spec, args.target)?;
-    let engine = engine::connect(globals.context.as_deref()).await?;
-    let live = live_release(&engine, deploy).await?;
-    let code = if args.one_off {
-        one_off(&engine, deploy, &live, &args).await?
+    let hosts = hosts::connect(globals, deploy, args.target.hosts.as_deref()).await?;
+    if hosts.len() > 1 && (args.interactive || args.tty) {
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "exec -i/-t attaches to one command: pick one host with --hosts NAME ({}/{} has \
+             hosts {})",
+            deploy.app,
+            deploy.stage,
+            names.join(", ")
+        )));
+    }
+    // One host after another, in rollout order: a command run on every host (a cache flush, a
+    // check) reads best host by host, each line prefixed with its host.
+    let fleet = deploy.is_fleet();
+    let mut failure: Option<Error> = None;
+    for h in &hosts {
+        let prefix = fleet.then_some(h.name.as_str());
+        let result = on_host(&h.engine, deploy, &args, prefix).await;
+        let error = match result {
+            Ok(0) => continue,
+            Ok(code) => Error::Exit {
+                // The engine says -1 when it could not tell; bgdeploy then fails as a deploy does.
+                code: i32::try_from(code).ok().filter(|c| *c > 0).unwrap_or(1),
+            },
+            Err(e) => e,
+        };
+        if !fleet {
+            return Err(error);
+        }
+        eprintln!("bgdeploy: host {}: {}", h.name, describe(&error));
+        failure.get_or_insert(error);
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+fn describe(error: &Error) -> String {
+    match error {
+        Error::Exit { code } => format!("the command exited {code}"),
+        e => e.to_string(),
+    }
+}
+
+async fn on_host(
+    engine: &Engine,
+    deploy: &Deploy,
+    args: &ExecArgs<'_>,
+    prefix: Option<&str>,
+) -> Result<i64, Error> {
+    let live = live_release(engine, deploy).await?;
+    if args.one_off {
+        one_off(engine, deploy, &live, args, prefix).await
     } else {
-        in_live(&engine, &live.name, &args).await?
-    };
-    match i32::try_from(code) {
-        Ok(0) => Ok(()),
-        Ok(code) => Err(Error::Exit { code }),
-        // The engine says -1 when it could not tell; bgdeploy then fails as a deploy does.
-        Err(_) => Err(Error::Exit { code: 1 }),
+        in_live(engine, &live.name, args, prefix).await
     }
 }
 
@@ -74,7 +116,12 @@ pub(super) async fn release_secrets(
         .collect())
 }
 
-async fn in_live(engine: &Engine, container: &str, args: &ExecArgs<'_>) -> Result<i64, Error> {
+async fn in_live(
+    engine: &Engine,
+    container: &str,
+    args: &ExecArgs<'_>,
+    prefix: Option<&str>,
+) -> Result<i64, Error> {
     let (exec_id, session) = engine
         .exec_session(container, args.command, args.tty, args.interactive)
         .await?;
@@ -89,7 +136,7 @@ async fn in_live(engine: &Engine, container: &str, args: &ExecArgs<'_>) -> Resul
         local: engine.info().local && !container_id.is_empty(),
         container_id,
     };
-    pump(engine, session, &target, args).await?;
+    pump(engine, session, &target, args, prefix).await?;
     Ok(engine.exec_exit(&exec_id).await?)
 }
 
@@ -98,6 +145,7 @@ async fn one_off(
     deploy: &Deploy,
     live: &ContainerInfo,
     args: &ExecArgs<'_>,
+    prefix: Option<&str>,
 ) -> Result<i64, Error> {
     let secrets = release_secrets(engine, deploy, &live.name).await?;
     let name = names::oneoff_name(&deploy.app, &deploy.stage, &time::release_suffix());
@@ -106,7 +154,7 @@ async fn one_off(
     spec.open_stdin = args.interactive;
     engine.create_container(&spec).await?;
     // Removed on every path from here on, as `docker run --rm` does.
-    let result = run_one_off(engine, deploy, &name, args).await;
+    let result = run_one_off(engine, deploy, &name, args, prefix).await;
     let removed = engine.remove_container(&name, true).await;
     let code = result?;
     removed?;
@@ -118,6 +166,7 @@ async fn run_one_off(
     deploy: &Deploy,
     name: &str,
     args: &ExecArgs<'_>,
+    prefix: Option<&str>,
 ) -> Result<i64, Error> {
     for network in &deploy.networks {
         // As the release's own extra networks: below BACK_'s priority (ignored before 1.48).
@@ -129,7 +178,7 @@ async fn run_one_off(
     let target = Attached::Container {
         name: name.to_string(),
     };
-    pump(engine, session, &target, args).await?;
+    pump(engine, session, &target, args, prefix).await?;
     Ok(engine.wait_container(name).await?)
 }
 
@@ -192,13 +241,14 @@ impl Attached {
     }
 }
 
-/// Copies the session's output to ours, and our stdin to it when asked, until its output
-/// ends; passes signals and terminal resizes on.
+/// Copies the session's output to ours (each line after `prefix | ` when given), and our
+/// stdin to it when asked, until its output ends; passes signals and terminal resizes on.
 async fn pump(
     engine: &Engine,
     session: Session,
     target: &Attached,
     args: &ExecArgs<'_>,
+    prefix: Option<&str>,
 ) -> Result<(), Error> {
     use tokio::signal::unix::{SignalKind, signal};
     let Session { mut output, input } = session;
@@ -212,14 +262,23 @@ async fn pump(
     let mut winch = signal(SignalKind::window_change()).ok();
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
+    let mut lines = prefix.map(|p| (Prefixed::new(p), Prefixed::new(p)));
     loop {
         tokio::select! {
             frame = output.next() => match frame {
                 Some(Ok(Frame::Stdout(bytes))) => {
+                    let bytes = match &mut lines {
+                        Some((out, _)) => out.push(&bytes),
+                        None => bytes.to_vec(),
+                    };
                     let _ = stdout.write_all(&bytes).await;
                     let _ = stdout.flush().await;
                 }
                 Some(Ok(Frame::Stderr(bytes))) => {
+                    let bytes = match &mut lines {
+                        Some((_, err)) => err.push(&bytes),
+                        None => bytes.to_vec(),
+                    };
                     let _ = stderr.write_all(&bytes).await;
                     let _ = stderr.flush().await;
                 }
@@ -234,7 +293,53 @@ async fn pump(
     if let Some(task) = stdin {
         task.abort();
     }
+    if let Some((mut out, mut err)) = lines {
+        let _ = stdout.write_all(&out.finish()).await;
+        let _ = stdout.flush().await;
+        let _ = stderr.write_all(&err.finish()).await;
+        let _ = stderr.flush().await;
+    }
     Ok(())
+}
+
+/// Output cut into whole lines, each written after `host | `; the rest waits for its newline.
+struct Prefixed {
+    prefix: String,
+    pending: Vec<u8>,
+}
+
+impl Prefixed {
+    fn new(host: &str) -> Prefixed {
+        Prefixed {
+            prefix: format!("{host} | "),
+            pending: Vec::new(),
+        }
+    }
+
+    /// The complete lines among what came so far, prefixed.
+    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(bytes);
+        let Some(end) = self.pending.iter().rposition(|b| *b == b'\n') else {
+            return Vec::new();
+        };
+        let done: Vec<u8> = self.pending.drain(..=end).collect();
+        let mut out = Vec::with_capacity(done.len() + self.prefix.len());
+        for line in done.split_inclusive(|b| *b == b'\n') {
+            out.extend_from_slice(self.prefix.as_bytes());
+            out.extend_from_slice(line);
+        }
+        out
+    }
+
+    /// A last line without its newline, ended.
+    fn finish(&mut self) -> Vec<u8> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        self.pending.push(b'\n');
+        let rest = std::mem::take(&mut self.pending);
+        self.push(&rest)
+    }
 }
 
 async fn recv(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {

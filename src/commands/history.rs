@@ -3,10 +3,13 @@
 //! when a deploy holds it, else a reader container created for the read and removed after it
 //! (never started; the archive API works on created containers).
 
+use futures_util::future::join_all;
+
 use super::Globals;
+use super::hosts;
 use super::{deploy, load};
 use crate::cli::Target;
-use crate::engine::{self, ContainerSpec, Engine, EngineError};
+use crate::engine::{ContainerSpec, Engine, EngineError};
 use crate::error::Error;
 use crate::history::{self, Record};
 use crate::output::Output;
@@ -20,11 +23,17 @@ const KIND_HISTORY_READER: &str = "history-reader";
 pub async fn run(globals: &Globals, out: &Output, target: &Target) -> Result<(), Error> {
     let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect(globals.context.as_deref()).await?;
-    let records = read(&engine, &d.app, &d.stage).await?;
-    let entries = render::history::entries(records);
+    let hosts = hosts::connect(globals, d, target.hosts.as_deref()).await?;
+    // Every host's file at once; a fleet's records are merged by run.
+    let read = join_all(hosts.iter().map(|h| read(&h.engine, &d.app, &d.stage))).await;
+    let mut per_host = Vec::new();
+    for (h, records) in hosts.iter().zip(read) {
+        let records = records.map_err(|e| hosts::on(d, &h.name, e.into()))?;
+        per_host.push(render::history::entries(records, &h.name));
+    }
+    let entries = render::history::merge(per_host);
     out.text_or_json(
-        &render::history::human(&d.app, &d.stage, &entries),
+        &render::history::human(&d.app, &d.stage, &entries, d.is_fleet()),
         &render::history::json(&entries),
     )
 }

@@ -3,23 +3,34 @@
 
 use serde_json::json;
 
+use futures_util::future::join_all;
+
 use super::Globals;
 use super::confirm;
+use super::hosts::{self, Outcome};
 use super::{deploy, load};
 use crate::cli::Target;
-use crate::engine;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::lock::{self, Holder};
 use crate::output::Output;
 use crate::render::table::age;
+use crate::spec::Deploy;
 use crate::time::since_epoch_rfc3339;
 
 pub async fn status(globals: &Globals, out: &Output, target: &Target) -> Result<(), Error> {
     let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect(globals.context.as_deref()).await?;
-    let holder = lock::status(&engine, &d.app, &d.stage).await?;
+    let hosts = hosts::connect(globals, d, target.hosts.as_deref()).await?;
+    hosts::each(out, d, &hosts, |h| status_on(&h.engine, d)).await
+}
+
+async fn status_on(engine: &Engine, d: &Deploy) -> Outcome {
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
+    let holder = match lock::status(engine, app, stage).await {
+        Ok(holder) => holder,
+        Err(e) => return Outcome::failed(e.into()),
+    };
     let human = match &holder {
         None => format!("{app}/{stage} is not locked.\n"),
         Some(h) => {
@@ -33,9 +44,14 @@ pub async fn status(globals: &Globals, out: &Output, target: &Target) -> Result<
             text
         }
     };
-    out.document(&human, &document(app, stage, holder.as_ref()))
+    Outcome {
+        human,
+        doc: document(app, stage, holder.as_ref()),
+        result: Ok(()),
+    }
 }
 
+/// Releases the lock on every host picked; asks once, naming each host's holder.
 pub async fn release(
     globals: &Globals,
     out: &Output,
@@ -46,38 +62,61 @@ pub async fn release(
     let d = deploy(&spec, target)?;
     let (app, stage) = (d.app.as_str(), d.stage.as_str());
     let consent = confirm::consent(&format!("lock release {app} {stage}"), yes)?;
-    let engine = engine::connect(globals.context.as_deref()).await?;
-    let Some(holder) = lock::status(&engine, app, stage).await? else {
-        let human = format!("{app}/{stage} is not locked; nothing to release.\n");
-        let mut doc = document(app, stage, None);
-        doc["released"] = json!(false);
-        return out.document(&human, &doc);
+    let hosts = hosts::connect(globals, d, target.hosts.as_deref()).await?;
+    let holders = join_all(hosts.iter().map(|h| lock::status(&h.engine, app, stage))).await;
+    let mut held = Vec::new();
+    for (h, holder) in hosts.iter().zip(holders) {
+        if let Some(holder) = holder.map_err(|e| hosts::on(d, &h.name, e.into()))? {
+            held.push((h.name.as_str(), holder));
+        }
+    }
+    if !held.is_empty() {
+        let fleet = d.is_fleet();
+        let whose: Vec<String> = held
+            .iter()
+            .map(|(host, holder)| match fleet {
+                true => format!("on {host} {}", describe(holder)),
+                false => describe(holder),
+            })
+            .collect();
+        let warning = if held.iter().all(|(_, h)| h.stale) {
+            ""
+        } else {
+            " If that deploy is still running, it will fail when it next needs the lock."
+        };
+        confirm::confirm(
+            consent,
+            &format!(
+                "Release the deploy lock of {app}/{stage}, {}?{warning}",
+                whose.join("; ")
+            ),
+        )?;
+    }
+    hosts::each(out, d, &hosts, |h| release_on(&h.engine, d)).await
+}
+
+async fn release_on(engine: &Engine, d: &Deploy) -> Outcome {
+    let (app, stage) = (d.app.as_str(), d.stage.as_str());
+    let released = match lock::force_release(engine, app, stage).await {
+        Ok(released) => released,
+        Err(e) => return Outcome::failed(e.into()),
     };
-    let warning = if holder.stale {
-        ""
-    } else {
-        " If that deploy is still running, it will fail when it next needs the lock."
-    };
-    confirm::confirm(
-        consent,
-        &format!(
-            "Release the deploy lock of {app}/{stage}, {}?{warning}",
-            describe(&holder)
-        ),
-    )?;
-    let released = lock::force_release(&engine, app, stage).await?;
     let human = match &released {
         Some(h) => format!(
             "Released the deploy lock {} of {app}/{stage} ({}).\n",
             h.lock,
             describe(h)
         ),
-        None => format!("{app}/{stage} is not locked any more (released meanwhile).\n"),
+        None => format!("{app}/{stage} is not locked; nothing to release.\n"),
     };
     let mut doc = document(app, stage, released.as_ref());
     doc["locked"] = json!(false);
     doc["released"] = json!(released.is_some());
-    out.document(&human, &doc)
+    Outcome {
+        human,
+        doc,
+        result: Ok(()),
+    }
 }
 
 /// "held by X since T (2m ago), stale".

@@ -5,15 +5,18 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::try_join_all;
 
 use super::Globals;
 use super::exec::{live_release, release_secrets};
+use super::hosts;
 use super::{deploy, load};
 use crate::cli::{OutputFormat, Target};
-use crate::engine::{self, Frame};
+use crate::engine::{Engine, Frame};
 use crate::error::Error;
 use crate::observe;
 use crate::secret::{self, Secret};
+use crate::spec::Deploy;
 
 pub struct LogsArgs<'a> {
     pub target: &'a Target,
@@ -26,53 +29,95 @@ pub struct LogsArgs<'a> {
 pub async fn run(globals: &Globals, args: LogsArgs<'_>) -> Result<(), Error> {
     let spec = load(globals)?;
     let deploy = deploy(&spec, args.target)?;
-    let engine = engine::connect(globals.context.as_deref()).await?;
-    let container = match args.release {
-        None => live_release(&engine, deploy).await?.name,
-        Some(name) => {
-            let observed = observe::observe(&engine, deploy, &deploy.image).await?;
-            let known: Vec<&str> = observed
-                .containers
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect();
-            if !known.contains(&name) {
-                return Err(Error::UnknownRelease {
-                    name: name.to_string(),
-                    app: deploy.app.clone(),
-                    stage: deploy.stage.clone(),
-                    known: if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    },
-                });
-            }
-            name.to_string()
-        }
-    };
-    let secrets = release_secrets(&engine, deploy, &container).await?;
+    let hosts = hosts::connect(globals, deploy, args.target.hosts.as_deref()).await?;
     let since = args.since.map_or(0, |d| {
         crate::time::now_epoch() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
     });
     let tail = args
         .tail
         .map_or_else(|| "all".to_string(), |n| n.to_string());
-    let mut stream = engine.log_stream(&container, &tail, since.max(0), args.follow);
-    let mut out = Printer {
-        json: globals.output == OutputFormat::Json,
-        secrets: &secrets,
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-    };
-    while let Some(frame) = stream.next().await {
-        match frame? {
-            Frame::Stdout(bytes) => out.push(Stream::Stdout, &bytes),
-            Frame::Stderr(bytes) => out.push(Stream::Stderr, &bytes),
+    // Every host's release and secrets first: a host without the release stops the command
+    // before any line is printed, naming the host.
+    let found = try_join_all(hosts.iter().map(|h| async {
+        let container = release(&h.engine, deploy, args.release)
+            .await
+            .map_err(|e| hosts::on(deploy, &h.name, e))?;
+        let secrets = release_secrets(&h.engine, deploy, &container)
+            .await
+            .map_err(|e| hosts::on(deploy, &h.name, e.into()))?;
+        Ok::<_, Error>((container, secrets))
+    }))
+    .await?;
+    let fleet = deploy.is_fleet();
+    let json = globals.output == OutputFormat::Json;
+    let mut printers: Vec<Printer> = hosts
+        .iter()
+        .zip(&found)
+        .map(|(h, (_, secrets))| Printer {
+            json,
+            host: h.name.clone(),
+            prefix: fleet.then(|| format!("{} | ", h.name)),
+            secrets,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        })
+        .collect();
+    // The hosts' streams interleaved as their lines come (with -f, until every one ends).
+    let streams = hosts
+        .iter()
+        .zip(&found)
+        .enumerate()
+        .map(|(i, (h, (c, _)))| {
+            h.engine
+                .log_stream(c, &tail, since.max(0), args.follow)
+                .map(move |frame| (i, frame))
+                .boxed()
+        });
+    let mut merged = futures_util::stream::select_all(streams);
+    let mut failure = None;
+    while let Some((i, frame)) = merged.next().await {
+        match frame {
+            Ok(Frame::Stdout(bytes)) => printers[i].push(Stream::Stdout, &bytes),
+            Ok(Frame::Stderr(bytes)) => printers[i].push(Stream::Stderr, &bytes),
+            Err(e) if !fleet => return Err(e.into()),
+            // One host's stream failing does not cut the others short.
+            Err(e) => {
+                let e = hosts::on(deploy, &hosts[i].name, e.into());
+                eprintln!("bgdeploy: {e}");
+                failure.get_or_insert(e);
+            }
         }
     }
-    out.flush();
-    Ok(())
+    for p in &mut printers {
+        p.flush();
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// The container whose logs are wanted on one engine: the live release, or the one named.
+async fn release(engine: &Engine, deploy: &Deploy, name: Option<&str>) -> Result<String, Error> {
+    let Some(name) = name else {
+        return Ok(live_release(engine, deploy).await?.name);
+    };
+    let observed = observe::observe(engine, deploy, &deploy.image).await?;
+    let known: Vec<&str> = observed
+        .containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    if !known.contains(&name) {
+        return Err(Error::UnknownRelease {
+            name: name.to_string(),
+            app: deploy.app.clone(),
+            stage: deploy.stage.clone(),
+            known: if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            },
+        });
+    }
+    Ok(name.to_string())
 }
 
 #[derive(Clone, Copy)]
@@ -84,6 +129,10 @@ enum Stream {
 /// Whole lines only, so that a secret split across two frames is still redacted.
 struct Printer<'a> {
     json: bool,
+    /// The host's name, in JSON lines.
+    host: String,
+    /// `host | ` before each human line, in a fleet.
+    prefix: Option<String>,
     secrets: &'a [(String, Secret)],
     stdout: Vec<u8>,
     stderr: Vec<u8>,
@@ -113,14 +162,15 @@ impl Printer<'_> {
                 Stream::Stdout => "stdout",
                 Stream::Stderr => "stderr",
             };
-            let doc = serde_json::json!({"stream": name, "line": line});
+            let doc = serde_json::json!({"host": self.host, "stream": name, "line": line});
             let _ = writeln!(std::io::stdout().lock(), "{doc}");
             return;
         }
         // As the app wrote it: its stdout on ours, its stderr on ours.
+        let prefix = self.prefix.as_deref().unwrap_or("");
         let _ = match stream {
-            Stream::Stdout => writeln!(std::io::stdout().lock(), "{line}"),
-            Stream::Stderr => writeln!(std::io::stderr().lock(), "{line}"),
+            Stream::Stdout => writeln!(std::io::stdout().lock(), "{prefix}{line}"),
+            Stream::Stderr => writeln!(std::io::stderr().lock(), "{prefix}{line}"),
         };
     }
 

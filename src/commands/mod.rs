@@ -8,6 +8,7 @@ mod doctor;
 mod down;
 mod exec;
 mod history;
+mod hosts;
 mod lock;
 mod logs;
 mod maintenance;
@@ -117,10 +118,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Lock {
             action: LockAction::Release { target, yes },
         } => lock::release(globals, &out, target, *yes).await,
-        Command::Status { app, stage } => {
-            status::run(globals, &out, app.as_deref(), stage.as_deref()).await
+        Command::Status { app, stage, hosts } => {
+            let (app, stage) = (app.as_deref(), stage.as_deref());
+            status::run(globals, &out, app, stage, hosts.as_deref()).await
         }
-        Command::Doctor { name } => doctor::run(globals, &out, name.as_deref()).await,
+        Command::Doctor { name, hosts } => {
+            doctor::run(globals, &out, name.as_deref(), hosts.as_deref()).await
+        }
         Command::Man => man::run(&out),
         Command::Maintenance {
             action: MaintenanceAction::On { target, message },

@@ -8,9 +8,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::Globals;
+use super::hosts::{self, Outcome};
 use super::{deploy, load};
 use crate::cli::Target;
-use crate::engine::{self, Engine};
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::lock;
 use crate::names;
@@ -27,15 +28,29 @@ struct Pruned {
 pub async fn run(globals: &Globals, out: &Output, target: &Target) -> Result<(), Error> {
     let spec = load(globals)?;
     let d = deploy(&spec, target)?;
-    let engine = engine::connect(globals.context.as_deref()).await?;
+    let hosts = hosts::connect(globals, d, target.hosts.as_deref()).await?;
+    hosts::each(out, d, &hosts, |h| prune_on(&h.engine, d)).await
+}
+
+/// Prunes one engine under its own lock. A fleet's hosts are pruned independently: one whose
+/// lock is held (a deploy running there) fails with exit 4, the others are pruned, and the
+/// command can be run again.
+async fn prune_on(engine: &Engine, d: &Deploy) -> Outcome {
     // No waiting: pruning can always be run again later, a deploy in progress cannot.
-    let guard = lock::acquire(&engine, &d.app, &d.stage, Duration::ZERO, &mut |_, _| {}).await?;
-    let result = prune(&engine, d).await;
-    let released = guard.release(&engine).await;
+    let guard = match lock::acquire(engine, &d.app, &d.stage, Duration::ZERO, &mut |_, _| {}).await
+    {
+        Ok(guard) => guard,
+        Err(e) => return Outcome::failed(e.into()),
+    };
+    let result = prune(engine, d).await;
+    let released = guard.release(engine).await;
     if let (Err(_), Err(e)) = (&result, &released) {
         tracing::warn!("could not release the deploy lock: {e}");
     }
-    let pruned = result?;
+    let pruned = match result {
+        Ok(pruned) => pruned,
+        Err(e) => return Outcome::failed(e),
+    };
 
     let (app, stage, keep) = (&d.app, &d.stage, d.keep);
     let human = if pruned.removed.is_empty() && pruned.failures.is_empty() {
@@ -53,25 +68,22 @@ pub async fn run(globals: &Globals, out: &Output, target: &Target) -> Result<(),
         }
         text
     };
-    out.document(
-        &human,
-        &json!({
-            "app": app,
-            "stage": stage,
-            "keep": keep,
-            "kept": pruned.kept,
-            "removed": pruned.removed,
-        }),
-    )?;
-    released?;
-    if pruned.failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Incomplete {
+    let doc = json!({
+        "app": app,
+        "stage": stage,
+        "keep": keep,
+        "kept": pruned.kept,
+        "removed": pruned.removed,
+    });
+    let result = match released {
+        Err(e) => Err(e.into()),
+        Ok(()) if pruned.failures.is_empty() => Ok(()),
+        Ok(()) => Err(Error::Incomplete {
             command: format!("prune {app} {stage}"),
             failures: pruned.failures,
-        })
-    }
+        }),
+    };
+    Outcome { human, doc, result }
 }
 
 async fn prune(engine: &Engine, d: &Deploy) -> Result<Pruned, Error> {

@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use futures_util::future::try_join_all;
+use futures_util::future::{join_all, try_join_all};
 
 use super::Globals;
+use super::hosts;
 use super::load;
 use crate::engine::{self, Engine, EngineError};
 use crate::error::Error;
@@ -13,8 +14,8 @@ use crate::lock::{self, Holder};
 use crate::observe::{self, NetworkLookup, Observed, ProxyLookup, Role, StageTarget};
 use crate::output::Output;
 use crate::render::status::{
-    ContainerStatus, LockStatus, MaintenanceStatus, NetworkStatus, ProxyStatus, StageNetworks,
-    StageStatus, StatusReport,
+    ContainerStatus, FleetStatus, HostStatus, LockStatus, MaintenanceStatus, NetworkStatus,
+    ProxyStatus, StageNetworks, StageStatus, StatusReport,
 };
 use crate::route::{self, Endpoint, RouteReading};
 use crate::spec::{Deploy, Spec, SpecError};
@@ -28,28 +29,134 @@ pub async fn run(
     out: &Output,
     app: Option<&str>,
     stage: Option<&str>,
+    only: Option<&[String]>,
 ) -> Result<(), Error> {
-    let (spec, explicit) = match (app, stage) {
-        (Some(app), Some(stage)) => {
-            let spec = load(globals)?;
-            spec.deploy(app, stage)?;
-            (Some(spec), Some((app.to_string(), stage.to_string())))
+    let (Some(app), Some(stage)) = (app, stage) else {
+        if only.is_some() {
+            return Err(Error::Usage(
+                "--hosts picks hosts of one fleet stage: give APP STAGE too \
+                 (`bgdeploy status APP STAGE --hosts H,..`)"
+                    .to_string(),
+            ));
         }
-        _ => (optional_spec(globals), None),
+        return run_discovered(globals, out).await;
     };
+    let spec = load(globals)?;
+    let d = spec.deploy(app, stage)?;
+    let now = time::now_epoch();
+    let connected = hosts::connect_each(globals, d, only).await?;
+    let read = join_all(connected.into_iter().map(|(host, engine)| {
+        let spec = &spec;
+        async move {
+            let status = match engine {
+                Ok(engine) => stage_status(&engine, Some(spec), app, stage, &host, now)
+                    .await
+                    .map_err(Error::from),
+                Err(e) => Err(e),
+            };
+            (host, status)
+        }
+    }))
+    .await;
+    if !d.is_fleet() {
+        let apps = read
+            .into_iter()
+            .map(|(_, status)| status)
+            .collect::<Result<Vec<_>, Error>>()?;
+        let report = StatusReport { apps, fleet: None };
+        return out.text_or_json(
+            &render::status::human(&report),
+            &render::status::json(&report),
+        );
+    }
+    let mut apps = Vec::new();
+    let mut hosts_status = Vec::new();
+    let mut unreachable = None;
+    for (host, status) in read {
+        match status {
+            Ok(status) => {
+                let live = status.containers.iter().find(|c| c.role == Role::Live);
+                hosts_status.push(HostStatus {
+                    host: host.clone(),
+                    reachable: true,
+                    error: None,
+                    live_image: live.map(|c| c.image.clone()),
+                    live_container: live.map(|c| c.name.clone()),
+                    drift: false,
+                });
+                apps.push(status);
+            }
+            Err(e) => {
+                hosts_status.push(HostStatus {
+                    host: host.clone(),
+                    reachable: false,
+                    error: Some(e.to_string()),
+                    live_image: None,
+                    live_container: None,
+                    drift: false,
+                });
+                unreachable.get_or_insert(hosts::on(d, &host, e));
+            }
+        }
+    }
+    let drift = flag_drift(&mut hosts_status);
+    let report = StatusReport {
+        apps,
+        fleet: Some(FleetStatus {
+            app: app.to_string(),
+            stage: stage.to_string(),
+            drift,
+            hosts: hosts_status,
+        }),
+    };
+    out.text_or_json(
+        &render::status::human(&report),
+        &render::status::json(&report),
+    )?;
+    // What could be read is shown; a host that could not be is the exit (3 when unreachable).
+    unreachable.map_or(Ok(()), Err)
+}
+
+/// Marks the reachable hosts whose live image (or lack of one) differs from the most common
+/// one (the earliest host's, on a tie); true when any does. Drift is a state to see, not a
+/// failure: a `--hosts` deploy leaves it on purpose.
+pub(crate) fn flag_drift(hosts: &mut [HostStatus]) -> bool {
+    let reached: Vec<Option<String>> = hosts
+        .iter()
+        .filter(|h| h.reachable)
+        .map(|h| h.live_image.clone())
+        .collect();
+    let count = |image: &Option<String>| reached.iter().filter(|i| *i == image).count();
+    let Some(common) = reached
+        .iter()
+        .fold(None::<&Option<String>>, |best, image| match best {
+            Some(b) if count(b) >= count(image) => Some(b),
+            _ => Some(image),
+        })
+        .cloned()
+    else {
+        return false;
+    };
+    let mut any = false;
+    for h in hosts.iter_mut().filter(|h| h.reachable) {
+        h.drift = h.live_image != common;
+        any |= h.drift;
+    }
+    any
+}
+
+/// `status` without APP STAGE: every app/stage found on the one engine.
+async fn run_discovered(globals: &Globals, out: &Output) -> Result<(), Error> {
+    let spec = optional_spec(globals);
     let engine = engine::connect(globals.context.as_deref()).await?;
-    let stages = match explicit {
-        Some(one) => vec![one],
-        None => discover(&engine).await?,
-    };
+    let stages = discover(&engine).await?;
     let now = time::now_epoch();
     let report = StatusReport {
-        apps: try_join_all(
-            stages
-                .iter()
-                .map(|(app, stage)| stage_status(&engine, spec.as_ref(), app, stage, now)),
-        )
+        apps: try_join_all(stages.iter().map(|(app, stage)| {
+            stage_status(&engine, spec.as_ref(), app, stage, hosts::SINGLE, now)
+        }))
         .await?,
+        fleet: None,
     };
     out.text_or_json(
         &render::status::human(&report),
@@ -103,6 +210,7 @@ async fn stage_status(
     spec: Option<&Spec>,
     app: &str,
     stage: &str,
+    host: &str,
     now: i64,
 ) -> Result<StageStatus, EngineError> {
     let deploy = spec.and_then(|s| s.deploy(app, stage).ok());
@@ -137,6 +245,10 @@ async fn stage_status(
     .await;
     let routes: Routes = readings.into_iter().collect();
     let mut status = build(&observed, app, stage, holder.as_ref(), &routes, now);
+    status.host = host.to_string();
+    for c in &mut status.containers {
+        c.host = host.to_string();
+    }
     status.maintenance = maintenance(engine, deploy).await;
     Ok(status)
 }
@@ -190,6 +302,7 @@ pub(crate) fn build(
         .iter()
         .map(|c| {
             let mut status = ContainerStatus {
+                host: hosts::SINGLE.to_string(),
                 name: c.name.clone(),
                 id: c.id.chars().take(12).collect(),
                 role: c.role,
@@ -253,6 +366,7 @@ pub(crate) fn build(
     StageStatus {
         app: app.to_string(),
         stage: stage.to_string(),
+        host: hosts::SINGLE.to_string(),
         networks: StageNetworks {
             back: network_status(&obs.back),
             front: network_status(&obs.front),

@@ -165,3 +165,39 @@ fn a_proxy_off_the_front_network_is_flagged_while_something_is_live() {
     assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
     assert!(s.problems[0].contains("not attached"), "{:?}", s.problems);
 }
+
+fn host(name: &str, image: Option<&str>, reachable: bool) -> crate::render::status::HostStatus {
+    crate::render::status::HostStatus {
+        host: name.into(),
+        reachable,
+        error: (!reachable).then(|| "refused".to_string()),
+        live_image: image.map(str::to_string),
+        live_container: None,
+        drift: false,
+    }
+}
+
+#[test]
+fn drift_is_the_hosts_off_the_most_common_live_image() {
+    let mut hosts = vec![
+        host("a", Some("v1"), true),
+        host("b", Some("v2"), true),
+        host("c", Some("v1"), true),
+        host("d", None, false),
+    ];
+    assert!(super::flag_drift(&mut hosts));
+    let drifting: Vec<&str> = hosts
+        .iter()
+        .filter(|h| h.drift)
+        .map(|h| h.host.as_str())
+        .collect();
+    assert_eq!(drifting, ["b"], "an unreachable host is not drift");
+
+    // A tie: the earliest host's image is the reference; nothing live counts as different.
+    let mut hosts = vec![host("a", Some("v2"), true), host("b", None, true)];
+    assert!(super::flag_drift(&mut hosts));
+    assert!(!hosts[0].drift && hosts[1].drift);
+
+    let mut same = vec![host("a", Some("v1"), true), host("b", Some("v1"), true)];
+    assert!(!super::flag_drift(&mut same));
+}

@@ -11,6 +11,9 @@ use crate::route::{Family, RouteReason};
 /// The JSON document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DoctorReport {
+    /// The engine audited: the fleet host's name (`doctor --hosts`), `default` for the one
+    /// engine.
+    pub host: String,
     /// How many running containers with more than one network were audited.
     pub checked: usize,
     pub containers: Vec<Audited>,
@@ -152,6 +155,7 @@ mod tests {
 
     fn fixture() -> DoctorReport {
         DoctorReport {
+            host: "default".into(),
             checked: 2,
             containers: vec![
                 Audited {
@@ -217,6 +221,7 @@ mod tests {
     #[test]
     fn nothing_flagged_says_so() {
         let report = DoctorReport {
+            host: "default".into(),
             checked: 0,
             containers: vec![],
             findings: vec![],

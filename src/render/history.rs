@@ -24,11 +24,16 @@ pub struct Entry {
     pub exit_code: i32,
     pub duration_secs: f64,
     pub message: Option<String>,
+    /// The host it ran on: the fleet host's name, `default` for the one engine.
+    pub host: String,
+    /// The run id, shared by every host of one fleet run; absent in older records.
+    pub run: Option<String>,
 }
 
-/// Newest first. Records of the same second keep the reverse of their file order, which is
-/// the order they were written in.
-pub fn entries(records: Vec<Record>) -> Vec<Entry> {
+/// Newest first, the records of one run together (a fleet run writes one per host, in the
+/// spec's host order). Records of the same second keep the reverse of their file order, which
+/// is the order they were written in. A record without a host gets `default_host`.
+pub fn entries(records: Vec<Record>, default_host: &str) -> Vec<Entry> {
     let mut entries: Vec<Entry> = records
         .into_iter()
         .rev()
@@ -43,10 +48,35 @@ pub fn entries(records: Vec<Record>) -> Vec<Entry> {
             exit_code: r.exit_code,
             duration_secs: r.duration_secs,
             message: r.message,
+            host: r.host.unwrap_or_else(|| default_host.to_string()),
+            run: r.run,
         })
         .collect();
     entries.sort_by_key(|e| std::cmp::Reverse(e.started));
     entries
+}
+
+/// Several hosts' entries (each newest first, in the spec's host order) as one list: newest
+/// run first, a run's entries together in host order. A run starts when its first host did.
+pub fn merge(hosts: Vec<Vec<Entry>>) -> Vec<Entry> {
+    let mut all: Vec<(usize, usize, Entry)> = hosts
+        .into_iter()
+        .enumerate()
+        .flat_map(|(h, entries)| entries.into_iter().enumerate().map(move |(i, e)| (h, i, e)))
+        .collect();
+    let mut run_start: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for (_, _, e) in &all {
+        if let Some(run) = &e.run {
+            let start = run_start.entry(run.clone()).or_insert(e.started);
+            *start = (*start).min(e.started);
+        }
+    }
+    let key = |e: &Entry| {
+        let start = e.run.as_ref().and_then(|r| run_start.get(r)).copied();
+        (start.unwrap_or(e.started), e.run.clone())
+    };
+    all.sort_by(|(ha, ia, a), (hb, ib, b)| key(b).cmp(&key(a)).then(ha.cmp(hb)).then(ia.cmp(ib)));
+    all.into_iter().map(|(_, _, e)| e).collect()
 }
 
 /// The JSON contract: a list of entries, newest first.
@@ -54,12 +84,17 @@ pub fn json(entries: &[Entry]) -> String {
     serde_json::to_string_pretty(entries).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-pub fn human(app: &str, stage: &str, entries: &[Entry]) -> String {
+/// The table; `fleet` adds the HOST and RUN columns (a fleet's records come from several
+/// hosts, and one run wrote one on each).
+pub fn human(app: &str, stage: &str, entries: &[Entry], fleet: bool) -> String {
     if entries.is_empty() {
         return format!("No deploys recorded for {app}/{stage}.\n");
     }
-    let mut t = Table::new(&[
-        "TIME",
+    let mut columns = vec!["TIME"];
+    if fleet {
+        columns.extend(["RUN", "HOST"]);
+    }
+    columns.extend([
         "COMMAND",
         "RESULT",
         "IMAGE",
@@ -68,9 +103,13 @@ pub fn human(app: &str, stage: &str, entries: &[Entry]) -> String {
         "CONTAINER",
         "MESSAGE",
     ]);
+    let mut t = Table::new(&columns);
     for e in entries {
-        t.row(vec![
-            e.time.clone(),
+        let mut row = vec![e.time.clone()];
+        if fleet {
+            row.extend([or_dash(e.run.as_deref()), e.host.clone()]);
+        }
+        row.extend([
             e.command.clone(),
             e.result.clone(),
             e.image.clone(),
@@ -79,6 +118,7 @@ pub fn human(app: &str, stage: &str, entries: &[Entry]) -> String {
             or_dash(e.container.as_deref()),
             first_line(e.message.as_deref()),
         ]);
+        t.row(row);
     }
     t.render("")
 }
@@ -127,17 +167,42 @@ mod tests {
 
     fn fixture() -> Vec<Entry> {
         // File order: oldest first, as `history::write` keeps it.
-        entries(vec![
-            record("up", 1_795_000_000, "ok", None),
-            record(
-                "up",
-                1_795_000_100,
-                "failed",
-                Some("release never became healthy\n  caused by: 404"),
-            ),
-            record("rollback", 1_795_000_100, "ok", None),
-            record("cutover", 1_795_003_700, "ok", None),
-        ])
+        entries(
+            vec![
+                record("up", 1_795_000_000, "ok", None),
+                record(
+                    "up",
+                    1_795_000_100,
+                    "failed",
+                    Some("release never became healthy\n  caused by: 404"),
+                ),
+                record("rollback", 1_795_000_100, "ok", None),
+                record("cutover", 1_795_003_700, "ok", None),
+            ],
+            "default",
+        )
+    }
+
+    fn at(host: &str, run: &str, started: i64) -> Entry {
+        let mut r = record("up", started, "ok", None);
+        r.run = Some(run.to_string());
+        entries(vec![r], host).remove(0)
+    }
+
+    #[test]
+    fn fleet_records_merge_by_run_newest_run_first_hosts_in_order() {
+        // Run b started on h1 at 200 and reached h2 at 230; run a was earlier on both.
+        let merged = merge(vec![
+            vec![at("h1", "b", 200), at("h1", "a", 100)],
+            vec![at("h2", "b", 230), at("h2", "a", 110)],
+        ]);
+        let got: Vec<(String, String)> = merged
+            .into_iter()
+            .map(|e| (e.run.unwrap_or_default(), e.host))
+            .collect();
+        let want = [("b", "h1"), ("b", "h2"), ("a", "h1"), ("a", "h2")]
+            .map(|(r, h)| (r.to_string(), h.to_string()));
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -148,9 +213,9 @@ mod tests {
 
     #[test]
     fn human_snapshot() {
-        insta::assert_snapshot!(human("shop", "stage", &fixture()));
+        insta::assert_snapshot!(human("shop", "stage", &fixture(), false));
         assert_eq!(
-            human("shop", "stage", &[]),
+            human("shop", "stage", &[], false),
             "No deploys recorded for shop/stage.\n"
         );
     }

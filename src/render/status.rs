@@ -8,16 +8,45 @@ use serde::Serialize;
 use super::table::{Table, age, or_dash};
 use crate::observe::{Resources, Role};
 
-/// The JSON document: `{"apps": [...]}`, also for one app/stage.
+/// The JSON document: `{"apps": [...]}`, also for one app/stage; a fleet stage has one entry
+/// per reachable host, and `fleet` says which hosts were reached and whether they drift.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatusReport {
     pub apps: Vec<StageStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetStatus>,
+}
+
+/// A fleet stage across its hosts (DESIGN.md §9).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetStatus {
+    pub app: String,
+    pub stage: String,
+    /// Some reachable hosts run a different live image (or none) than the others.
+    pub drift: bool,
+    /// In the spec's host order.
+    pub hosts: Vec<HostStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostStatus {
+    pub host: String,
+    pub reachable: bool,
+    /// Why it could not be read.
+    pub error: Option<String>,
+    /// The live release's image (the newest live one), `None` when nothing is live.
+    pub live_image: Option<String>,
+    pub live_container: Option<String>,
+    /// Its live image differs from the fleet's most common one.
+    pub drift: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageStatus {
     pub app: String,
     pub stage: String,
+    /// The fleet host's name; `default` for the one engine.
+    pub host: String,
     pub networks: StageNetworks,
     /// `None` when there is no spec for this app/stage, or its proxy driver has no container.
     pub proxy: Option<ProxyStatus>,
@@ -75,6 +104,8 @@ pub struct LockStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContainerStatus {
+    /// The fleet host's name; `default` for the one engine.
+    pub host: String,
     pub name: String,
     /// The short (12-character) ID.
     pub id: String,
@@ -108,16 +139,54 @@ pub fn json(report: &StatusReport) -> String {
 }
 
 pub fn human(report: &StatusReport) -> String {
-    if report.apps.is_empty() {
+    if report.apps.is_empty() && report.fleet.is_none() {
         return "No bgdeploy app/stage on this engine.\n".to_string();
     }
-    let sections: Vec<String> = report.apps.iter().map(stage).collect();
+    let mut sections: Vec<String> = report.fleet.iter().map(fleet).collect();
+    sections.extend(report.apps.iter().map(stage));
     sections.join("\n")
+}
+
+/// One line per host: its live image, and what is wrong with it (drift, unreachable).
+fn fleet(f: &FleetStatus) -> String {
+    let mut out = String::new();
+    let verdict = if f.drift {
+        "DRIFT: the hosts' live images differ"
+    } else {
+        "every host reached runs the same live image"
+    };
+    let _ = writeln!(
+        out,
+        "{}/{} on {} hosts: {verdict}",
+        f.app,
+        f.stage,
+        f.hosts.len()
+    );
+    let mut t = Table::new(&["HOST", "LIVE IMAGE", "LIVE CONTAINER", "STATE"]);
+    for h in &f.hosts {
+        let state = match (&h.error, h.drift) {
+            (Some(e), _) => format!("unreachable: {}", e.lines().next().unwrap_or("")),
+            (None, true) => "drift".to_string(),
+            (None, false) => "ok".to_string(),
+        };
+        t.row(vec![
+            h.host.clone(),
+            or_dash(h.live_image.as_deref()),
+            or_dash(h.live_container.as_deref()),
+            state,
+        ]);
+    }
+    out.push_str(&t.render("  "));
+    out
 }
 
 fn stage(s: &StageStatus) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}/{}", s.app, s.stage);
+    if s.host == crate::hooks::SINGLE_HOST {
+        let _ = writeln!(out, "{}/{}", s.app, s.stage);
+    } else {
+        let _ = writeln!(out, "{}/{} on host {}", s.app, s.stage, s.host);
+    }
     let _ = writeln!(
         out,
         "  networks: {}, {}",

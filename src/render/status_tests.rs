@@ -3,6 +3,7 @@ use super::*;
 fn container(name: &str, role: Role, state: &str, age_secs: u64) -> ContainerStatus {
     let running = state == "running";
     ContainerStatus {
+        host: "default".into(),
         name: name.into(),
         id: "0123456789ab".into(),
         role,
@@ -55,6 +56,7 @@ fn fixture() -> StatusReport {
     standby.networks = vec!["BACK_shop_stage".into()];
     standby.health = Some("healthy".into());
     let healthy = StageStatus {
+        host: "default".into(),
         app: "shop".into(),
         stage: "stage".into(),
         networks: networks(),
@@ -93,6 +95,7 @@ fn fixture() -> StatusReport {
     moved.route_ok = Some(false);
     moved.route_note = Some("the IPv4 default route … is on `AAA_redis`".into());
     let troubled = StageStatus {
+        host: "default".into(),
         app: "blog".into(),
         stage: "prod".into(),
         networks: StageNetworks {
@@ -125,6 +128,7 @@ fn fixture() -> StatusReport {
         ],
     };
     let empty = StageStatus {
+        host: "default".into(),
         app: "docs".into(),
         stage: "stage".into(),
         networks: StageNetworks {
@@ -152,7 +156,40 @@ fn fixture() -> StatusReport {
     };
     StatusReport {
         apps: vec![healthy, troubled, empty],
+        fleet: None,
     }
+}
+
+/// Three hosts: one on the new image, one left on the old (drift), one unreachable.
+#[test]
+fn fleet_snapshot() {
+    let host = |name: &str, image: Option<&str>, drift: bool, error: Option<&str>| HostStatus {
+        host: name.into(),
+        reachable: error.is_none(),
+        error: error.map(str::to_string),
+        live_image: image.map(str::to_string),
+        live_container: image.map(|_| format!("shop_stage_{name}")),
+        drift,
+    };
+    let report = StatusReport {
+        apps: vec![],
+        fleet: Some(FleetStatus {
+            app: "shop".into(),
+            stage: "stage".into(),
+            drift: true,
+            hosts: vec![
+                host("web1", Some("shop:v2"), false, None),
+                host("web2", Some("shop:v1"), true, None),
+                host(
+                    "web3",
+                    None,
+                    false,
+                    Some("cannot connect to tcp://10.0.0.3:2376\nmore"),
+                ),
+            ],
+        }),
+    };
+    insta::assert_snapshot!(human(&report));
 }
 
 #[test]
@@ -167,7 +204,10 @@ fn json_snapshot() {
 
 #[test]
 fn no_app_stage_at_all() {
-    let empty = StatusReport { apps: vec![] };
+    let empty = StatusReport {
+        apps: vec![],
+        fleet: None,
+    };
     assert_eq!(human(&empty), "No bgdeploy app/stage on this engine.\n");
     assert_eq!(json(&empty), "{\n  \"apps\": []\n}");
 }

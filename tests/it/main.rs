@@ -14,6 +14,7 @@ mod engine_writes;
 mod exec_logs;
 mod faults;
 mod fleet_fixture;
+mod fleet_ops;
 mod fleet_rollout;
 mod harness;
 mod health;

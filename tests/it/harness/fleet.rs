@@ -181,15 +181,16 @@ impl Fleet {
     /// The quickstart's spec for the fleet (nginx driver, the shared proxy container, health on
     /// `/up`), with `hosts:` and `extra` (lines at the app's level, e.g. `rollout:`).
     pub fn spec(&self, extra: &str) -> String {
-        self.spec_with(&self.hosts_yaml(), extra)
+        self.spec_with_hosts(&self.hosts_yaml(), extra)
     }
 
     /// The same spec without `hosts:`: what bgdeploy deploys to one host (DOCKER_HOST).
     pub fn single_host_spec(&self, extra: &str) -> String {
-        self.spec_with("", extra)
+        self.spec_with_hosts("", extra)
     }
 
-    fn spec_with(&self, hosts: &str, extra: &str) -> String {
+    /// The spec with `hosts` (a `hosts:` block as `hosts_yaml` makes, or anything else).
+    pub fn spec_with_hosts(&self, hosts: &str, extra: &str) -> String {
         let (app, proxy) = (&self.app, &self.proxy);
         format!(
             "apps:\n  {app}:\n    image: {DEMO_V1}\n    port: 8080\n    health: {{http: /up, interval: 100ms, deadline: 30s}}\n    proxy:\n      driver: nginx\n      container: {proxy}\n      virtual_host: shop.test\n      config_path: /etc/nginx/conf.d/{app}.conf\n    drain: 5s\n    stop_timeout: 2s\n    keep: 2\n{hosts}{extra}    stages:\n      stage: {{}}\n"
