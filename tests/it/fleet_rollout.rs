@@ -314,22 +314,28 @@ fn fleet_run_killed_mid_way_keeps_every_host_serving_and_the_next_up_converges()
     let yaml = spec(&fleet, "{canary: 1, parallel: 1}");
     up(&fleet, &yaml, DEMO_V1).assert_success();
     let load = fleet.load();
-    let running = fleet
-        .bgdeploy()
-        .args(["up", &fleet.app, "stage", "--image", DEMO_V2])
-        .spec(&yaml)
-        .spawn();
-    // The canary drains for up to 5 s: a kill a few seconds in lands mid-run.
-    std::thread::sleep(Duration::from_secs(4));
-    running.signal("KILL");
-    let killed = running.wait();
-    eprintln!("killed run printed:\n{}", killed.stdout);
-    assert_eq!(
-        killed.code(),
-        None,
-        "the run had ended before the kill:\n{}",
-        killed.stdout
+    let mut running = crate::faults::spawn_streamed_with(
+        &fleet.local,
+        &yaml,
+        &[
+            "--output", "json", "up", &fleet.app, "stage", "--image", DEMO_V2,
+        ],
+        &[],
     );
+    // Killed while the canary drains its old release: past the canary's point of no return,
+    // before the next batch, every host's lock held. Waiting for the event, not a fixed time,
+    // lands there however loaded the machine is.
+    let draining = running.until(|v| {
+        v["event"] == "step_started" && v["host"] == "h1" && v["step"]["action"] == "drain"
+    });
+    assert!(
+        draining.is_some(),
+        "the run ended before the canary drained"
+    );
+    running.signal(crate::faults::Sig::Kill);
+    let killed = running.finish();
+    eprintln!("killed run printed:\n{}", killed.lines.join("\n"));
+    assert_eq!(killed.code, None, "the run had ended before the kill");
     std::thread::sleep(Duration::from_millis(500));
     for (name, version) in fleet.versions() {
         assert!(
