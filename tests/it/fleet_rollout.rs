@@ -352,3 +352,94 @@ fn fleet_run_killed_mid_way_keeps_every_host_serving_and_the_next_up_converges()
     assert_eq!(report.failed, 0, "requests failed: {report:?}");
     fleet.assert_serving("v2");
 }
+
+/// `up --no-cutover` leaves a standby on every host and moves no traffic; `cutover` makes it
+/// live on every host under load with nothing dropped; `rollback` brings the retired v1 back
+/// on every host. The hooks run once per fleet run (not per host) with every host named, and
+/// `before_switch` once, on the first host.
+#[test]
+fn fleet_standby_cutover_rollback_and_hooks_once_per_run() {
+    let Some(fleet) = Fleet::start() else {
+        return;
+    };
+    let dir = fleet.local.dir().display().to_string();
+    let hooks = format!(
+        "    hooks:\n      pre_deploy: [sh, -c, \"echo $BGDEPLOY_COMMAND $BGDEPLOY_HOSTS >> {dir}/pre.log\"]\n      post_deploy: [sh, -c, \"echo $BGDEPLOY_COMMAND $BGDEPLOY_RESULT >> {dir}/post.log\"]\n      before_switch: {{command: [sh, -c, \"echo migrated\"], timeout: 30s}}\n"
+    );
+    let yaml = spec(&fleet, "{canary: 1, parallel: 2}") + &hooks;
+    let run = up(&fleet, &yaml, DEMO_V1);
+    run.assert_success();
+    let before_switch: Vec<String> = run
+        .json_lines()
+        .into_iter()
+        .filter(|l| l["event"] == "step_started" && l["step"]["action"] == "before_switch")
+        .map(|l| l["host"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        before_switch,
+        vec!["h1".to_string()],
+        "before_switch once, on the first host"
+    );
+
+    let standby = fleet
+        .bgdeploy()
+        .args([
+            "--output",
+            "json",
+            "up",
+            &fleet.app,
+            "stage",
+            "--image",
+            DEMO_V2,
+            "--no-cutover",
+        ])
+        .spec(&yaml)
+        .run();
+    standby.assert_success();
+    fleet.assert_serving("v1");
+
+    let load = fleet.load();
+    std::thread::sleep(Duration::from_millis(300));
+    let cutover = fleet
+        .bgdeploy()
+        .args(["--output", "json", "cutover", &fleet.app, "stage"])
+        .spec(&yaml)
+        .run();
+    std::thread::sleep(Duration::from_millis(300));
+    let report = load.finish();
+    eprintln!("fleet cutover: {report:?}");
+    cutover.assert_success();
+    assert_eq!(report.failed, 0, "requests failed: {report:?}");
+    fleet.assert_serving("v2");
+    let hosts: Vec<String> = table(&result(&cutover))
+        .into_iter()
+        .map(|(host, _, image)| format!("{host} {image}"))
+        .collect();
+    assert_eq!(
+        hosts,
+        ["h1", "h2", "h3"].map(|h| format!("{h} {DEMO_V2}")),
+        "every host live on v2 after the cutover"
+    );
+
+    let rollback = fleet
+        .bgdeploy()
+        .args(["--output", "json", "rollback", &fleet.app, "stage"])
+        .spec(&yaml)
+        .run();
+    rollback.assert_success();
+    fleet.assert_serving("v1");
+
+    let read = |file: &str| std::fs::read_to_string(format!("{dir}/{file}")).unwrap_or_default();
+    let pre: Vec<String> = read("pre.log").lines().map(str::to_string).collect();
+    assert_eq!(
+        pre,
+        ["up", "up", "cutover", "rollback"].map(|c| format!("{c} h1 h2 h3")),
+        "pre_deploy once per run, naming every host"
+    );
+    let post: Vec<String> = read("post.log").lines().map(str::to_string).collect();
+    assert_eq!(
+        post,
+        ["up ok", "up standby", "cutover ok", "rollback ok"],
+        "post_deploy once per run, with the run's result (a --no-cutover run leaves a standby)"
+    );
+}
