@@ -217,8 +217,22 @@ async fn the_proxys_connections_to_the_release_count_too() {
         "{alone:?}"
     );
 
-    let url = format!("http://{ip}:{PORT}/cgi-bin/slow?2");
+    let url = format!("http://{ip}:{PORT}/cgi-bin/slow?3");
     docker(&["exec", "-d", &proxy, "wget", "-q", "-O", "/dev/null", &url]);
+    // `exec -d` returns before wget has connected: on a loaded machine the drain could look
+    // before the connection exists. Wait until the release has it.
+    let connected = Instant::now();
+    while established_on_port(
+        &docker(&["exec", &release, "cat", "/proc/net/tcp", "/proc/net/tcp6"]),
+        PORT,
+    ) == 0
+    {
+        assert!(
+            connected.elapsed() < Duration::from_secs(5),
+            "the proxy's request never reached the release"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let watch = Watch {
         proxy: proxy.clone(),
         network: "bridge".into(),
@@ -238,7 +252,7 @@ async fn the_proxys_connections_to_the_release_count_too() {
     assert!(out.closed, "the request ended within 10 s: {out:?}");
     assert!(
         out.waited >= Duration::from_millis(1500),
-        "the drain waited for the proxy's request (2 s): {out:?}, counts {counts:?}"
+        "the drain waited for the proxy's request (3 s): {out:?}, counts {counts:?}"
     );
     assert!(counts.first().is_some_and(|n| *n >= 1), "{counts:?}");
 }
