@@ -51,7 +51,7 @@ pub async fn run(globals: &Globals, request: &DeployRequest<'_>) -> Result<(), E
         engine.warm_probes(targets);
     }
 
-    let mut reporter = progress::for_output(globals.output, globals.quiet);
+    let mut reporter = progress::for_single(globals.output, globals.quiet, &opts.suffix);
     for w in &first.warnings {
         reporter.note(&format!("warning: {}", w.message));
     }

@@ -75,7 +75,17 @@ pub async fn run(globals: &Globals, args: LogsArgs<'_>) -> Result<(), Error> {
         });
     let mut merged = futures_util::stream::select_all(streams);
     let mut failure = None;
-    while let Some((i, frame)) = merged.next().await {
+    // Following ends with Ctrl-C or SIGTERM: handled, not left to the default action, so the
+    // lines held back for redaction are printed and no ssh or probe process outlives the
+    // command — and so a follow also ends where the signal's default is to be ignored (a
+    // background job of a non-interactive shell).
+    let mut stop = crate::execute::Cancel::on_signals();
+    loop {
+        let next = tokio::select! {
+            next = merged.next() => next,
+            () = stop.cancelled(), if args.follow => None,
+        };
+        let Some((i, frame)) = next else { break };
         match frame {
             Ok(Frame::Stdout(bytes)) => printers[i].push(Stream::Stdout, &bytes),
             Ok(Frame::Stderr(bytes)) => printers[i].push(Stream::Stderr, &bytes),

@@ -208,14 +208,19 @@ impl Executor<'_> {
                         backends: old,
                     });
                 }
-                result.map_err(|e| self.after_switch_proxy(e))?;
+                let switched = result.map_err(|e| self.after_switch_proxy(e))?;
                 let verify = match (phase, &deploy.proxy.verify) {
                     (crate::plan::ProxyPhase::Add, Some(verify)) => Some(verify),
                     _ => None,
                 };
                 // Through a maintenance page nothing answers but the page: nothing to verify.
+                let maintenance = match (verify, switched.maintenance) {
+                    (None, _) => false,
+                    (Some(_), Some(known)) => known,
+                    (Some(_), None) => proxy::maintenance_state(engine, deploy).await?.is_some(),
+                };
                 let verify = match verify {
-                    Some(_) if proxy::maintenance_state(engine, deploy).await?.is_some() => {
+                    Some(_) if maintenance => {
                         self.reporter
                             .note("maintenance is on: the check through the proxy is skipped");
                         None

@@ -321,7 +321,7 @@ impl<'a> Executor<'a> {
                     let names: Vec<&str> = backends.iter().map(|b| b.container.as_str()).collect();
                     let what = format!("route the proxy back to {}", names.join(", "));
                     match result {
-                        Ok(()) => self.reporter.note(&format!("undone: {what}")),
+                        Ok(_) => self.reporter.note(&format!("undone: {what}")),
                         Err(e) => {
                             failures.push(format!("{what}: {}", crate::error::chain::one_line(&e)))
                         }

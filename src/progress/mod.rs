@@ -71,6 +71,16 @@ pub fn for_output(format: OutputFormat, quiet: bool) -> Box<dyn Reporter> {
     }
 }
 
+/// The reporter of a run on the one engine of a stage without `hosts:`: as [`for_output`],
+/// and JSON events carry `host: "default"` and the run's id (DESIGN.md §3: every event names
+/// its host), so a script reads single-host and fleet streams alike.
+pub fn for_single(format: OutputFormat, quiet: bool, run: &str) -> Box<dyn Reporter> {
+    match format {
+        OutputFormat::Json => for_host(format, quiet, Some(crate::hooks::SINGLE_HOST), run),
+        OutputFormat::Human => for_output(format, quiet),
+    }
+}
+
 /// The reporter for one host of a fleet run, or for the fleet as a whole (`host` `None`):
 /// JSON events carry `host` and `run`; human lines start with `[host]` (plain lines also on a
 /// terminal, since several hosts' spinners would overwrite each other).

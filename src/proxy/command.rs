@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::driver::{Driver, DriverFuture};
+use super::driver::{Driver, DriverFuture, Switched};
 use super::{Backend, Phase, ProxyError};
 use crate::engine::EngineApi;
 use crate::hostcmd::{self, Failure};
@@ -34,9 +34,12 @@ impl Driver for Command<'_> {
         changed: &'a Backend,
         backends: &'a [Backend],
         on_line: &'a mut dyn FnMut(&str),
-    ) -> DriverFuture<'a, ()> {
+    ) -> DriverFuture<'a, Switched> {
         let env = environment(deploy, phase, changed, backends);
-        Box::pin(async move { run(self.argv, &env, timeout(deploy), on_line).await })
+        Box::pin(async move {
+            run(self.argv, &env, timeout(deploy), on_line).await?;
+            Ok(Switched::default())
+        })
     }
 
     fn has_maintenance(&self) -> bool {

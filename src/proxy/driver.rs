@@ -13,6 +13,16 @@ use crate::spec::Deploy;
 /// is a plain `FnMut`, and the deploy runs on one task).
 pub type DriverFuture<'a, T> = LocalBoxFuture<'a, Result<T, ProxyError>>;
 
+/// What a switch learnt on the way, so that the caller need not ask the proxy again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Switched {
+    /// Whether the proxy serves the maintenance page rather than the app after the switch;
+    /// `None` when the switch did not look (the caller then asks `maintenance_state`). The
+    /// nginx driver reads its file before writing it anyway: asking again would be another
+    /// copy out of the container (an archive call the engine runs in a process of its own).
+    pub maintenance: Option<bool>,
+}
+
 pub trait Driver {
     /// As the spec's `proxy.driver` spells it.
     fn name(&self) -> &'static str;
@@ -60,7 +70,7 @@ pub trait Driver {
         changed: &'a Backend,
         backends: &'a [Backend],
         on_line: &'a mut dyn FnMut(&str),
-    ) -> DriverFuture<'a, ()>;
+    ) -> DriverFuture<'a, Switched>;
 
     /// Whether `maintenance on|off` works with this driver.
     fn has_maintenance(&self) -> bool {
@@ -115,8 +125,8 @@ impl Driver for NoProxy {
         _changed: &'a Backend,
         _backends: &'a [Backend],
         _on_line: &'a mut dyn FnMut(&str),
-    ) -> DriverFuture<'a, ()> {
-        Box::pin(async { Ok(()) })
+    ) -> DriverFuture<'a, Switched> {
+        Box::pin(async { Ok(Switched::default()) })
     }
 }
 

@@ -22,7 +22,7 @@ mod verify;
 
 use std::net::SocketAddr;
 
-pub use driver::{Driver, DriverFuture};
+pub use driver::{Driver, DriverFuture, Switched};
 pub use error::ProxyError;
 pub use nginx_proxy::{DOCKER_GEN_RENDER, NGINX_PROXY_CONFIG};
 pub use render::{render, upstream_name};
@@ -149,7 +149,7 @@ pub async fn switch(
     changed: &Backend,
     backends: &[Backend],
     on_line: &mut dyn FnMut(&str),
-) -> Result<(), ProxyError> {
+) -> Result<Switched, ProxyError> {
     driver(&deploy.proxy.driver)
         .switch(engine, deploy, phase, changed, backends, on_line)
         .await

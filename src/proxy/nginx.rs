@@ -7,7 +7,7 @@ use crate::drain;
 use crate::engine::{EXEC_OUTPUT_LIMIT, EngineApi, EngineError};
 use crate::spec::Deploy;
 
-use super::driver::{Driver, DriverFuture};
+use super::driver::{Driver, DriverFuture, Switched};
 use super::exec::{output_text, run, strs};
 use super::reloaded::{self, RELOAD_WAIT, Seen};
 use super::{Backend, Phase, ProxyError, maintenance, render};
@@ -58,7 +58,7 @@ impl Driver for Nginx<'_> {
         _changed: &'a Backend,
         backends: &'a [Backend],
         on_line: &'a mut dyn FnMut(&str),
-    ) -> DriverFuture<'a, ()> {
+    ) -> DriverFuture<'a, Switched> {
         Box::pin(async move {
             // Read once: the previous file to restore on failure, and whether maintenance is on.
             let previous = engine.get_file(self.container, self.config_path).await?;
@@ -66,6 +66,7 @@ impl Driver for Nginx<'_> {
                 .as_deref()
                 .and_then(|bytes| maintenance::message_of(&String::from_utf8_lossy(bytes)));
             // A deploy during maintenance keeps the page on: the new release waits behind it.
+            let maintenance = Some(in_maintenance.is_some());
             let config = match in_maintenance {
                 Some(message) => {
                     on_line(
@@ -75,7 +76,8 @@ impl Driver for Nginx<'_> {
                 }
                 None => render(&deploy.app, &deploy.stage, self.virtual_host, backends),
             };
-            apply_over(engine, &self.target(), &config, previous, on_line).await
+            apply_over(engine, &self.target(), &config, previous, on_line).await?;
+            Ok(Switched { maintenance })
         })
     }
 

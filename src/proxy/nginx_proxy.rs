@@ -17,7 +17,7 @@
 use crate::engine::EngineApi;
 use crate::spec::{Deploy, DockerGen};
 
-use super::driver::{Driver, DriverFuture};
+use super::driver::{Driver, DriverFuture, Switched};
 use super::exec::{output_text, run, strs};
 use super::nginx::RELOAD;
 use super::reloaded::{self, RELOAD_WAIT, Seen};
@@ -64,13 +64,16 @@ impl Driver for NginxProxy<'_> {
         _changed: &'a Backend,
         _backends: &'a [Backend],
         on_line: &'a mut dyn FnMut(&str),
-    ) -> DriverFuture<'a, ()> {
+    ) -> DriverFuture<'a, Switched> {
         let how = match (self.reload, self.docker_gen) {
             (Some(argv), _) => Regenerate::Command(argv),
             (None, Some(docker_gen)) => Regenerate::Signal(docker_gen),
             (None, None) => Regenerate::InProxy,
         };
-        Box::pin(regenerate(engine, self.container, how, on_line))
+        Box::pin(async move {
+            regenerate(engine, self.container, how, on_line).await?;
+            Ok(Switched::default())
+        })
     }
 }
 

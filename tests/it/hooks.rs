@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cutover::{Load, get, nginx_spec, proxy, up};
+use crate::cutover::{get, load, nginx_spec, proxy, up};
+use crate::harness::load::Report;
 use crate::harness::{DEMO_V1, DEMO_V2, TestEnv, docker, require_engine, require_images};
 use crate::up::{containers, live};
 
@@ -202,7 +203,7 @@ async fn a_failing_before_switch_leaves_the_live_release_serving_through_nginx()
         // The same app name: nginx_spec names it from the prefix.
         (app.clone(), y)
     };
-    let load = Load::start(&ip);
+    let load = load(&ip, Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(300));
     let run = env
         .bgdeploy()
@@ -212,7 +213,7 @@ async fn a_failing_before_switch_leaves_the_live_release_serving_through_nginx()
         .timeout(Duration::from_secs(90))
         .run();
     std::thread::sleep(Duration::from_millis(300));
-    let (sent, failed) = load.finish();
+    let Report { sent, failed, .. } = load.finish();
     run.assert_code(1)
         .stderr_contains("exited with code 4")
         .stderr_contains("relation users does not exist")

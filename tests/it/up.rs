@@ -163,6 +163,14 @@ async fn replace_and_keep(engine: OnEngine) {
         lines.iter().any(|l| l["event"] == "step_finished"),
         "{lines:?}"
     );
+    // DESIGN.md §3: every event names its host ("default" for the one engine) and the run,
+    // one id for the whole run, as a fleet's events do.
+    let run_id = &result["run"];
+    assert!(run_id.is_string(), "{result}");
+    for l in &lines {
+        assert_eq!(l["host"], "default", "{l}");
+        assert_eq!(&l["run"], run_id, "{l}");
+    }
     let now = containers(&app, false);
     assert_eq!(now.len(), 2, "{now:?}");
     assert!(

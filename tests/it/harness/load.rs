@@ -84,12 +84,25 @@ impl Load {
     }
 
     pub fn start_for(addr: SocketAddr, max: Duration) -> Load {
+        Load::paced(addr, max, Duration::ZERO)
+    }
+
+    /// At most one request every `every` (back to back when zero). A long run under load
+    /// (the soak) paces itself: every request is a fork in the demo app and a connection
+    /// through nginx, and flat out they would take a core from everything else the suite runs,
+    /// while the switches the load is there to catch last only milliseconds either way.
+    pub fn paced(addr: SocketAddr, max: Duration, every: Duration) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
             let mut report = Report::default();
             let t = Instant::now();
+            let mut next = Instant::now();
             while !flag.load(Ordering::Relaxed) && t.elapsed() < max {
+                if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                next += every;
                 report.sent += 1;
                 match request(addr, "/version") {
                     Ok(a) if a.status == 200 => {
