@@ -44,11 +44,7 @@ pub async fn run(globals: &Globals, request: &DeployRequest<'_>) -> Result<(), E
         // Where bgdeploy sees the engine's networks only through probes (a remote engine),
         // the proxy's and the live release's are started while the new release starts: the
         // route check and the drain read them later.
-        let mut targets: Vec<String> = observed.live().map(|c| c.id.clone()).collect();
-        if let observe::ProxyLookup::Found(proxy) = &observed.proxy {
-            targets.push(proxy.id.clone());
-        }
-        engine.warm_probes(targets);
+        engine.warm_probes(observed.cutover_probe_targets());
     }
 
     let mut reporter = progress::for_single(globals.output, globals.quiet, &opts.suffix);

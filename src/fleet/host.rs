@@ -74,6 +74,8 @@ pub struct HostRun {
     pub error: Option<String>,
     /// Prune steps held back until the whole fleet succeeded.
     deferred: Vec<Step>,
+    /// The containers its cutover reads through probes, as observed when it was planned.
+    probe_targets: Vec<String>,
 }
 
 impl HostRun {
@@ -92,6 +94,7 @@ impl HostRun {
             exit_code: exit::OK,
             error: None,
             deferred: Vec::new(),
+            probe_targets: Vec::new(),
         }
     }
 
@@ -102,6 +105,7 @@ impl HostRun {
             id: Some(c.id.clone()),
         });
         self.live = self.previous.clone();
+        self.probe_targets = observed.cutover_probe_targets();
         self.plan = Some(plan);
     }
 
@@ -124,6 +128,13 @@ impl HostRun {
         let (now, deferred) = split(&plan.steps);
         self.deferred = deferred;
         let cutover = job.cutover;
+        if cutover {
+            // As the single-host `up` does: on a remote engine the probes the route check and
+            // the drain read are started while the new release starts, not when those steps
+            // come (a container start each, on the path of every host's cutover otherwise).
+            self.engine
+                .warm_probes(std::mem::take(&mut self.probe_targets));
+        }
         match execute(self, &now, &plan.retiring, secrets, cancel, job).await {
             Ok(outcome) => {
                 let release = Release {

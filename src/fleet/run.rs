@@ -101,7 +101,7 @@ fn host_deploy(deploy: &Deploy, index: usize) -> Deploy {
     d
 }
 
-/// Every host's lock, in host-name order, all or none.
+/// Every host's lock, all or none: all at once without waiting, else in host-name order.
 async fn take_locks(
     hosts: &mut [HostRun],
     deploy: &Deploy,
@@ -115,9 +115,13 @@ async fn take_locks(
     let taken =
         locks::take_all(
             &names,
-            |i| {
+            |i, attempt| {
                 let host = &shared[i];
                 let mut reporter = out.reporter(None, run_id);
+                let wait = match attempt {
+                    locks::Attempt::NoWait => Duration::ZERO,
+                    locks::Attempt::InOrder => wait,
+                };
                 async move {
                     locks::take(&host.engine, app, stage, wait, &host.name, &mut *reporter).await
                 }
@@ -270,9 +274,8 @@ async fn locked(
         h.state = State::NotStarted;
     }
     if !failed && !interrupted {
-        for h in hosts.iter_mut() {
-            h.prune_deferred().await;
-        }
+        // Each host's own engine: all at once.
+        futures_util::future::join_all(hosts.iter_mut().map(|h| h.prune_deferred())).await;
         if let Some(hook) = &deploy.hooks.post_deploy {
             let result = RunResult {
                 result: if cutover { "ok" } else { "standby" },

@@ -269,4 +269,15 @@ impl Observed {
     pub fn with_role(&self, role: Role) -> impl Iterator<Item = &ContainerInfo> {
         self.containers.iter().filter(move |c| c.role == role)
     }
+
+    /// The containers a cutover reads through probes on a remote engine (the route check
+    /// reads the proxy, the drain the live release): worth starting a probe next to each
+    /// while the new release starts (`Engine::warm_probes`).
+    pub fn cutover_probe_targets(&self) -> Vec<String> {
+        let mut targets: Vec<String> = self.live().map(|c| c.id.clone()).collect();
+        if let ProxyLookup::Found(proxy) = &self.proxy {
+            targets.push(proxy.id.clone());
+        }
+        targets
+    }
 }
