@@ -439,14 +439,15 @@ async fn soak_fifty_deploys_under_traffic() {
     let (proxy, ip) = proxy(&env);
     let (app, yaml) = nginx_spec(&env, &proxy, &ip, "");
     up(&env, &yaml, &app, DEMO_V1).assert_success();
-    // 100 requests a second at most (flat out ~250 here, each a fork in the demo app): over
-    // the 100 reloads of 50 deploys that is still some 15,000 requests. The zero-drop proof
-    // at full speed is `no_request_fails_through_nginx_during_two_deploys`'s; this one is
-    // about what 50 deploys in a row leave behind.
+    // 50 requests a second (flat out ~250 here, each a fork in the demo app and a connection
+    // through nginx, which took most of a core from the rest of the suite): over 50 deploys,
+    // 100 reloads, that is still thousands of requests. The zero-drop proofs at full speed are
+    // `no_request_fails_through_nginx_during_two_deploys`'s and the proxy tests'; this one is
+    // about 50 deploys in a row: nothing fails, nothing is left behind.
     let load = Load::paced(
         proxy_addr(&ip),
         Duration::from_secs(300),
-        Duration::from_millis(10),
+        Duration::from_millis(20),
     );
     let started = Instant::now();
     for n in 0..50 {
@@ -461,7 +462,7 @@ async fn soak_fifty_deploys_under_traffic() {
         ..
     } = load.finish();
     eprintln!("soak: 50 deploys in {took:.1?}; {sent} requests through nginx, {failed} failed");
-    assert!(sent > 5_000, "too little load to mean anything: {sent}");
+    assert!(sent > 3_000, "too little load to mean anything: {sent}");
     assert_eq!(
         failed, 0,
         "{failed} of {sent} requests failed: {failures:?}"
