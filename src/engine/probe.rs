@@ -282,7 +282,9 @@ impl Engine {
         if let Err(e) = self.remove_container(site, true).await {
             tracing::debug!(probe = %site, "removing the probe: {e}");
         }
-        for _ in 0..50 {
+        // A loaded engine (a test host sharing two cores with others) has taken over 5 s to
+        // finish a removal; no probe may outlive bgdeploy, so it waits up to 30 s.
+        for _ in 0..300 {
             match self.inspect_container(site).await {
                 Ok(None) => return,
                 Ok(Some(_)) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
@@ -292,7 +294,7 @@ impl Engine {
                 }
             }
         }
-        tracing::warn!(probe = %site, "bgdeploy's probe container is still there after 5 s");
+        tracing::warn!(probe = %site, "bgdeploy's probe container is still there after 30 s");
     }
 
     async fn ensure_probe_image(&self) -> Result<String, EngineError> {
